@@ -1,0 +1,126 @@
+import keras
+from keras import ops
+from keras.src import backend
+
+
+@keras.saving.register_keras_serializable(package="ulmfit_tf")
+class WeightDropLSTM(keras.layers.LSTM):
+    """LSTM with DropConnect on the hidden-to-hidden weights (AWD-LSTM).
+
+    During training, each call draws one dropout mask over the recurrent
+    kernel, used for every timestep and every sequence of the batch, and
+    rescales the kept weights by `1 / (1 - weight_dropout)`. At inference the
+    layer is exactly a `keras.layers.LSTM` with the same weights.
+
+    The layer keeps the stock Keras LSTM: on GPU the cuDNN kernel still runs
+    (the dropped kernel is swapped in for the duration of the call). On other
+    devices the input projection of the whole sequence is computed with one
+    matrix product before the time loop, rather than one small product per
+    timestep, which is what makes the CPU path fast; the maths is that of
+    `keras.layers.LSTM`.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        weight_dropout: Float between 0 and 1. Fraction of the recurrent
+            kernel's entries to drop during training. Defaults to `0.0`.
+        seed: Optional integer, seed of the weight dropout mask.
+        **kwargs: Any other argument of `keras.layers.LSTM`
+            (`return_sequences`, `stateful`, `name`, ...).
+
+    Call arguments:
+        sequences: A 3D tensor of shape `(batch, timesteps, features)`.
+        initial_state: Optional list of the two initial state tensors.
+        mask: Optional boolean tensor of shape `(batch, timesteps)`.
+        training: Python boolean, whether to drop weights.
+
+    Example:
+
+    >>> lstm = WeightDropLSTM(8, weight_dropout=0.5, return_sequences=True)
+    >>> lstm(np.ones((2, 5, 3)), training=True).shape
+    (2, 5, 8)
+
+    Reference:
+        - [Merity et al., 2017](https://arxiv.org/abs/1708.02182)
+    """
+
+    def __init__(self, units, weight_dropout=0.0, seed=None, **kwargs):
+        super().__init__(units, **kwargs)
+        if not 0.0 <= weight_dropout < 1.0:
+            raise ValueError(
+                "Argument `weight_dropout` must be in [0, 1). "
+                f"Received: weight_dropout={weight_dropout}"
+            )
+        self.weight_dropout = weight_dropout
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        cell = self.cell
+        variable = recurrent_kernel = cell.recurrent_kernel
+        if training and self.weight_dropout > 0:
+            recurrent_kernel = keras.random.dropout(
+                ops.convert_to_tensor(recurrent_kernel),
+                self.weight_dropout,
+                seed=self.seed_generator,
+            )
+        # The stock LSTM (its cuDNN kernel, its cell) reads the attribute, so
+        # the dropped copy is swapped in; bypassing `Layer.__setattr__` keeps
+        # variable tracking untouched.
+        object.__setattr__(cell, "recurrent_kernel", recurrent_kernel)
+        try:
+            if self._uses_cudnn() or cell.dropout or cell.recurrent_dropout:
+                return super().inner_loop(
+                    sequences, initial_state, mask, training=training
+                )
+            return self._projected_loop(
+                sequences, initial_state, mask, recurrent_kernel
+            )
+        finally:
+            object.__setattr__(cell, "recurrent_kernel", variable)
+
+    def _uses_cudnn(self):
+        return self.use_cudnn is True or (
+            self.use_cudnn == "auto"
+            and keras.backend.backend() == "tensorflow"
+            and _gpu_available()
+        )
+
+    def _projected_loop(self, sequences, initial_state, mask, recurrent_kernel):
+        cell = self.cell
+        inputs = ops.matmul(sequences, cell.kernel)
+        if cell.use_bias:
+            inputs = inputs + cell.bias
+
+        def step(projected_inputs, states):
+            h_tm1, c_tm1 = states
+            z = projected_inputs + ops.matmul(h_tm1, recurrent_kernel)
+            c, o = cell._compute_carry_and_output_fused(
+                ops.split(z, 4, axis=-1), c_tm1
+            )
+            h = o * cell.activation(c)
+            return h, [h, c]
+
+        # The same time loop (masking, `go_backwards`, state handling) that
+        # `keras.layers.RNN.inner_loop` runs, minus the per-step input matmul.
+        return backend.rnn(
+            step,
+            inputs,
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"weight_dropout": self.weight_dropout, "seed": self.seed})
+        return config
+
+
+def _gpu_available():
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))

@@ -1,0 +1,13 @@
+from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
+from ulmfit_tf.models.presets import CLASSIFIER_DROPOUTS
+from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
+from ulmfit_tf.models.ulmfit_language_model import ActivationRegularization
+from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
+
+__all__ = [
+    "AWDLSTMBackbone",
+    "ActivationRegularization",
+    "CLASSIFIER_DROPOUTS",
+    "LANGUAGE_MODEL_DROPOUTS",
+    "ULMFiTLanguageModel",
+]

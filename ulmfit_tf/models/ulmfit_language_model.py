@@ -1,0 +1,203 @@
+import keras
+from keras import ops
+
+from ulmfit_tf.layers.rnn_dropout import RNNDropout
+from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
+from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
+
+
+@keras.saving.register_keras_serializable(package="ulmfit_tf")
+class ActivationRegularization(keras.layers.Layer):
+    """AR and TAR penalties of AWD-LSTM, added as losses during training.
+
+    AR is `alpha * mean(dropped ** 2)` over the last layer's output after
+    output dropout; TAR is `beta * mean((raw[:, t] - raw[:, t - 1]) ** 2)` over
+    its raw output, as fastai's `RNNRegularizer` computes them. Both are
+    computed in float32. The layer returns `dropped` unchanged.
+
+    Args:
+        alpha: Float >= 0, weight of activation regularization (AR).
+        beta: Float >= 0, weight of temporal activation regularization (TAR).
+        **kwargs: Base layer keyword arguments, such as `name`.
+
+    Call arguments:
+        inputs: A list `[raw, dropped]` of two 3D tensors.
+        training: Python boolean; the losses are only added in training.
+
+    Reference:
+        - [Merity et al., 2017](https://arxiv.org/abs/1708.02182)
+    """
+
+    def __init__(self, alpha=2.0, beta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("alpha", alpha), ("beta", beta)):
+            if value < 0:
+                raise ValueError(
+                    f"Argument `{name}` must be >= 0. Received: {name}={value}"
+                )
+        self.alpha = alpha
+        self.beta = beta
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        # The decoder that follows takes no mask; stop it here.
+        return None
+
+    def call(self, inputs, training=False):
+        raw, dropped = inputs
+        if training:
+            if self.alpha:
+                dropped32 = ops.cast(dropped, "float32")
+                self.add_loss(self.alpha * ops.mean(ops.square(dropped32)))
+            if self.beta:
+                raw32 = ops.cast(raw, "float32")
+                steps = raw32[:, 1:] - raw32[:, :-1]
+                self.add_loss(self.beta * ops.mean(ops.square(steps)))
+        return dropped
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[1]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"alpha": self.alpha, "beta": self.beta})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="ulmfit_tf")
+class DecoderBias(keras.layers.Layer):
+    """Adds the language model decoder's own bias to the tied logits."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(
+            shape=(input_shape[-1],), initializer="zeros", name="bias"
+        )
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="ulmfit_tf")
+class ULMFiTLanguageModel(keras.Model):
+    """AWD-LSTM language model with a decoder tied to the embedding.
+
+    The backbone's last output goes through locked output dropout and is
+    projected onto the vocabulary by the transpose of the backbone's
+    embedding matrix (one shared variable) plus a bias of its own. During
+    training, AR and TAR penalties are added to the loss. The model maps
+    token ids `(batch, timesteps)` to next-token logits
+    `(batch, timesteps, vocabulary_size)` (float32, also under mixed
+    precision), so it trains with plain `model.fit` on `(ids, next_ids)`.
+
+    Args:
+        backbone: An `AWDLSTMBackbone`. Make it `stateful` (with a fixed
+            `batch_size`) to carry the LSTM state between consecutive
+            batches, as fastai's language model does.
+        output_dropout: Float, locked dropout before the decoder, multiplied
+            by the backbone's `dropout_multiplier`. Defaults to `0.1`.
+        ar_alpha: Float, weight of activation regularization. Defaults to
+            `2.0`.
+        tar_beta: Float, weight of temporal activation regularization.
+            Defaults to `1.0`.
+        vocabulary: Optional list of `vocabulary_size` strings, the token of
+            each id (fastai's `itos`). Saved with the model.
+        seed: Optional integer, seed of the output dropout.
+        **kwargs: Base model keyword arguments, such as `name`.
+
+    Example:
+
+    >>> backbone = AWDLSTMBackbone(
+    ...     vocabulary_size=100, embedding_dim=8, hidden_dim=16, num_layers=2
+    ... )
+    >>> model = ULMFiTLanguageModel(backbone)
+    >>> model.compile(
+    ...     optimizer="adam",
+    ...     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ... )
+    >>> ids = np.random.randint(2, 100, size=(4, 11))
+    >>> history = model.fit(ids[:, :-1], ids[:, 1:], verbose=0)
+    >>> model.predict(ids[:, :-1], verbose=0).shape
+    (4, 10, 100)
+
+    Reference:
+        - [Howard & Ruder, 2018](https://arxiv.org/abs/1801.06146)
+    """
+
+    def __init__(
+        self,
+        backbone,
+        output_dropout=LANGUAGE_MODEL_DROPOUTS["output_dropout"],
+        ar_alpha=2.0,
+        tar_beta=1.0,
+        vocabulary=None,
+        seed=None,
+        **kwargs,
+    ):
+        if not isinstance(backbone, AWDLSTMBackbone):
+            raise ValueError(
+                "Argument `backbone` must be an `AWDLSTMBackbone`. "
+                f"Received: backbone={backbone}"
+            )
+        if vocabulary is not None:
+            vocabulary = [str(token) for token in vocabulary]
+            if len(vocabulary) != backbone.vocabulary_size:
+                raise ValueError(
+                    "Argument `vocabulary` must hold one token per id, "
+                    f"{backbone.vocabulary_size} tokens. "
+                    f"Received: a vocabulary of {len(vocabulary)} tokens"
+                )
+
+        # === Layers ===
+        self.backbone = backbone
+        self.output_dropout_layer = RNNDropout(
+            output_dropout * backbone.dropout_multiplier,
+            seed=seed,
+            name="output_dropout",
+        )
+        self.activation_regularization = ActivationRegularization(
+            ar_alpha, tar_beta, name="activation_regularization"
+        )
+        self.decoder_bias = DecoderBias(dtype="float32", name="decoder_bias")
+
+        # === Functional Model ===
+        token_ids = backbone.input
+        raw = backbone(token_ids)["sequence_output"]
+        dropped = self.output_dropout_layer(raw)
+        dropped = self.activation_regularization([raw, dropped])
+        logits = backbone.token_embedding(dropped, reverse=True)
+        logits = self.decoder_bias(logits)
+        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+
+        # === Config ===
+        self.output_dropout = output_dropout
+        self.ar_alpha = ar_alpha
+        self.tar_beta = tar_beta
+        self.vocabulary = vocabulary
+        self.seed = seed
+
+    def reset_state(self):
+        """Zeroes the carried LSTM state of a `stateful` language model."""
+        self.backbone.reset_state()
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "output_dropout": self.output_dropout,
+            "ar_alpha": self.ar_alpha,
+            "tar_beta": self.tar_beta,
+            "vocabulary": self.vocabulary,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(
+            config["backbone"], custom_objects=custom_objects
+        )
+        return cls(**config)
