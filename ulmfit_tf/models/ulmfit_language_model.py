@@ -182,6 +182,17 @@ class ULMFiTLanguageModel(keras.Model):
         """Zeroes the carried LSTM state of a `stateful` language model."""
         self.backbone.reset_state()
 
+    def layer_groups(self):
+        """fastai's layer groups, input side first, for discriminative rates.
+
+        One group per LSTM layer, then the embedding with the tied decoder
+        (the top group, trained at the full rate).
+        """
+        backbone = self.backbone
+        return [[lstm] for lstm in backbone.lstm_layers] + [
+            [backbone.embedding_dropout_layer, self.decoder_bias]
+        ]
+
     def get_config(self):
         return {
             "name": self.name,

@@ -1,0 +1,175 @@
+"""Tokens/second of one language-model training step: ulmfit-tf vs fastai.
+
+One step is forward, backward and an Adam update (betas 0.8, 0.99) of an
+AWD-LSTM language model with fastai's LM dropouts and AR/TAR, on random ids.
+ulmfit-tf runs `model.train_on_batch` (the compiled `fit` step, no XLA);
+fastai 2.8 runs the same model built by `get_language_model` with its loss
+plus AR/TAR, in the same process. The frameworks' steps are interleaved
+round by round so that both see the same machine load; the ratio is
+against fastai measured in this run.
+
+Run: `python benchmarks/lm_train_throughput.py` (add `--write` to update
+BENCHMARKS.md). fastai is measured when installed: `pip install -e .[bench]`
+then `pip install --no-deps fastai==2.8.12`.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
+from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
+
+SIZES = {
+    "paper": dict(vocabulary_size=30000, embedding_dim=400, hidden_dim=1152),
+    "small": dict(vocabulary_size=8000, embedding_dim=128, hidden_dim=256),
+}
+BATCH_SIZE, BPTT = 32, 70
+
+
+def ulmfit_tf_step(size, policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = ULMFiTLanguageModel(AWDLSTMBackbone(num_layers=3, **SIZES[size], seed=0))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3, beta_1=0.8, beta_2=0.99),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=False,
+    )
+    x, y = random_batch(size)
+    return lambda: model.train_on_batch(x, y)
+
+
+def fastai_step(size):
+    import torch
+    from fastai.text.all import AWD_LSTM, awd_lstm_lm_config, get_language_model
+
+    config = dict(awd_lstm_lm_config)
+    sizes = SIZES[size]
+    config.update(emb_sz=sizes["embedding_dim"], n_hid=sizes["hidden_dim"], n_layers=3)
+    model = get_language_model(AWD_LSTM, sizes["vocabulary_size"], config)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.8, 0.99))
+    x, y = (torch.from_numpy(a).long() for a in random_batch(size))
+    vocabulary_size = sizes["vocabulary_size"]
+
+    def step():
+        logits, raw, dropped = model(x)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocabulary_size), y.reshape(-1))
+        loss = loss + 2.0 * dropped.pow(2).mean() + 1.0 * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def random_batch(size):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2, SIZES[size]["vocabulary_size"], size=(BATCH_SIZE, BPTT + 1))
+    return ids[:, :-1].astype("int32"), ids[:, 1:].astype("int32")
+
+
+def fastai_available():
+    try:
+        import fastai.text.all  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def measure(steps, warmup, rounds):
+    """Interleaves the steps; returns {name: [seconds per step]}."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", nargs="+", default=["paper", "small"], choices=list(SIZES))
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    args = parser.parse_args()
+
+    with_fastai = fastai_available()
+    if not with_fastai:
+        print("fastai not installed: measuring ulmfit-tf alone.", file=sys.stderr)
+    rows = []
+    for size in args.sizes:
+        steps = {
+            "ulmfit-tf fp32": ulmfit_tf_step(size, "float32"),
+            "ulmfit-tf mixed_bfloat16": ulmfit_tf_step(size, "mixed_bfloat16"),
+        }
+        if with_fastai:
+            steps["fastai 2.8 fp32"] = fastai_step(size)
+        times = measure(steps, args.warmup, args.rounds)
+        reference = np.median(times["fastai 2.8 fp32"]) if with_fastai else None
+        for name, seconds in times.items():
+            median = float(np.median(seconds))
+            rows.append(
+                (
+                    size,
+                    name,
+                    min(seconds),
+                    median,
+                    BATCH_SIZE * BPTT / median,
+                    "" if reference is None else f"{reference / median:.2f}x",
+                )
+            )
+    table = [
+        "| size | implementation | min s/step | median s/step | tokens/s (median) | speed vs fastai |",
+        "|---|---|---|---|---|---|",
+    ] + [f"| {s} | {n} | {lo:.3f} | {med:.3f} | {tps:,.0f} | {ratio} |" for s, n, lo, med, tps, ratio in rows]
+    print("\n".join(table))
+    if args.write:
+        command = "python benchmarks/lm_train_throughput.py " + " ".join(sys.argv[1:])
+        section = "\n".join(
+            [
+                "## Language model training step",
+                "",
+                f"Command: `{command.strip()}` ({args.rounds} interleaved rounds after "
+                f"{args.warmup} warm-up steps; batch {BATCH_SIZE}, bptt {BPTT}, 3 layers; "
+                "paper size = emb 400, hidden 1152, vocab 30,000; small = emb 128, "
+                f"hidden 256, vocab 8,000). Machine: {platform.processor() or platform.machine()}, "
+                f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.",
+                "",
+                *table,
+                "",
+            ]
+        )
+        write_section("BENCHMARKS.md", "## Language model training step", section)
+
+
+def write_section(path, heading, section):
+    """Replaces (or appends) one `## ` section of a markdown file."""
+    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
+    start = text.find(heading)
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(heading))
+        text = text[:start] + section + ("" if end == -1 else text[end + 1 :])
+    with open(path, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()

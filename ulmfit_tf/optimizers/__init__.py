@@ -1,0 +1,3 @@
+from ulmfit_tf.optimizers.discriminative import DiscriminativeOptimizer
+
+__all__ = ["DiscriminativeOptimizer"]
