@@ -1,0 +1,225 @@
+import io
+import os
+
+import keras
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+SPECIAL_TOKENS = ("xxunk", "xxpad", "xxbos", "xxeos")
+UNKNOWN_ID, PADDING_ID, BOS_ID, EOS_ID = range(4)
+PROTO_FILENAME = "sentencepiece.model"
+
+
+@keras.saving.register_keras_serializable(package="ulmfit_tf")
+class SentencePieceTokenizer(keras.layers.Layer):
+    """Subword tokenization in-graph, as MultiFiT does (SentencePiece).
+
+    Runs a SentencePiece model with tensorflow-text's
+    `FastSentencepieceTokenizer`, the op that also runs inside a TFLite
+    file, so the same ids come out in `tf.data`, in a SavedModel and on a
+    phone. Train a model from a corpus with `SentencePieceTokenizer.train`
+    (needs the `sentencepiece` package; running one does not).
+
+    Special ids follow fastai: `xxunk` 0 (unknown pieces), `xxpad` 1
+    (padding), `xxbos` 2 (begins every text when `add_bos=True`), `xxeos` 3
+    (ends it when `add_eos=True`). Case is kept: the subword vocabulary has
+    capitalised pieces, so no `xxmaj`/`xxup` markers are needed. Empty or
+    whitespace-only texts give `[xxbos]`; invalid UTF-8 is replaced by
+    U+FFFD rather than failing; NUL bytes, emoji and any script go through
+    (unseen characters become `xxunk`).
+
+    Args:
+        proto: The trained model: bytes of a serialized SentencePiece model,
+            or a path to a `.model` file. May be `None` only while a saved
+            model is being loaded.
+        add_bos: Boolean, prepend `xxbos`. Defaults to `True`.
+        add_eos: Boolean, append `xxeos`. Defaults to `False`.
+        **kwargs: Base layer keyword arguments, such as `name`.
+
+    Call arguments:
+        inputs: A string tensor of texts, shape `(batch,)`, or a scalar.
+
+    Returns:
+        An int32 `tf.RaggedTensor` of ids, shape `(batch, None)`.
+
+    Example:
+
+    ```python
+    tokenizer = SentencePieceTokenizer.train(texts, vocabulary_size=8000)
+    tokenizer(["A fine film."])  # <tf.RaggedTensor [[2, 71, 1034, 290, 5]]>
+    ```
+
+    Reference:
+        - [Kudo & Richardson, 2018](https://arxiv.org/abs/1808.06226)
+        - [Eisenschlos et al., 2019 (MultiFiT)](https://arxiv.org/abs/1909.04761)
+    """
+
+    def __init__(self, proto=None, add_bos=True, add_eos=False, **kwargs):
+        super().__init__(trainable=False, dtype="int32", **kwargs)
+        self.add_bos = add_bos
+        self.add_eos = add_eos
+        self.proto = None
+        if proto is not None:
+            self.set_proto(proto)
+
+    def set_proto(self, proto):
+        if isinstance(proto, (str, os.PathLike)):
+            with open(proto, "rb") as f:
+                proto = f.read()
+        if not isinstance(proto, bytes):
+            raise ValueError(
+                "Argument `proto` must be the bytes of a SentencePiece model or a path "
+                f"to one. Received: proto={type(proto).__name__}"
+            )
+        self.proto = proto
+        self._tokenizer = tf_text.FastSentencepieceTokenizer(
+            proto, add_bos=self.add_bos, add_eos=self.add_eos
+        )
+        self._vocabulary = _read_pieces(proto)
+        self.vocabulary_size = len(self._vocabulary)
+
+    @classmethod
+    def train(cls, texts, vocabulary_size=15000, model_type="unigram", character_coverage=0.9999, seed=0, **kwargs):
+        """Trains a SentencePiece model on `texts` and returns its tokenizer.
+
+        Args:
+            texts: Iterable of strings (documents or lines).
+            vocabulary_size: Integer, number of pieces, specials included
+                (MultiFiT: 15,000 to 30,000).
+            model_type: String, `"unigram"` (default) or `"bpe"`.
+            character_coverage: Float, fraction of characters covered by
+                single pieces; the rest become `xxunk`.
+            seed: Integer, seed of the trainer's sampling.
+            **kwargs: Arguments of the tokenizer (`add_bos`, `add_eos`, ...).
+        """
+        try:
+            import sentencepiece
+        except ImportError:
+            raise ImportError(
+                "Training a SentencePiece model needs the `sentencepiece` package: "
+                "pip install sentencepiece"
+            ) from None
+        texts = [text for text in texts if text and text.strip()]
+        if not texts:
+            raise ValueError("Argument `texts` must hold at least one non-empty text.")
+        sentencepiece.set_random_generator_seed(seed)
+        model = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts),
+            model_writer=model,
+            vocab_size=vocabulary_size,
+            model_type=model_type,
+            character_coverage=character_coverage,
+            unk_id=UNKNOWN_ID,
+            pad_id=PADDING_ID,
+            bos_id=BOS_ID,
+            eos_id=EOS_ID,
+            unk_piece=SPECIAL_TOKENS[UNKNOWN_ID],
+            pad_piece=SPECIAL_TOKENS[PADDING_ID],
+            bos_piece=SPECIAL_TOKENS[BOS_ID],
+            eos_piece=SPECIAL_TOKENS[EOS_ID],
+            max_sentence_length=1 << 20,
+            num_threads=os.cpu_count() or 1,
+            minloglevel=2,
+        )
+        return cls(proto=model.getvalue(), **kwargs)
+
+    def tokenize(self, inputs):
+        self._check_proto()
+        inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
+        inputs = tf.strings.unicode_transcode(
+            inputs, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+        )
+        if inputs.shape.rank == 0:
+            inputs = inputs[tf.newaxis]
+        return self._tokenizer.tokenize(inputs)
+
+    def detokenize(self, ids):
+        """Turns ids back into text (special tokens dropped)."""
+        self._check_proto()
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.ragged.constant(ids) if isinstance(ids, list) else tf.RaggedTensor.from_tensor(ids)
+        ids = tf.ragged.boolean_mask(ids, ids >= len(SPECIAL_TOKENS))
+        return self._tokenizer.detokenize(tf.cast(ids, tf.int32))
+
+    def get_vocabulary(self):
+        """All pieces as a list of strings, in id order."""
+        self._check_proto()
+        return list(self._vocabulary)
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Accept Python strings and lists, as a tokenizer should.
+        if not isinstance(inputs, (tf.Tensor, tf.RaggedTensor, keras.KerasTensor)):
+            inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, inputs):
+        return self.tokenize(inputs)
+
+    def _check_proto(self):
+        if self.proto is None:
+            raise ValueError(
+                "No SentencePiece model is set: pass `proto=` or build the tokenizer "
+                "with `SentencePieceTokenizer.train(texts)`."
+            )
+
+    def save_assets(self, dir_path):
+        with open(os.path.join(dir_path, PROTO_FILENAME), "wb") as f:
+            f.write(self.proto)
+
+    def load_assets(self, dir_path):
+        self.set_proto(os.path.join(dir_path, PROTO_FILENAME))
+
+    def get_config(self):
+        config = super().get_config()
+        # The model itself travels as an asset of the `.keras` file.
+        config.update({"proto": None, "add_bos": self.add_bos, "add_eos": self.add_eos})
+        for key in ("trainable", "dtype"):
+            config.pop(key, None)
+        return config
+
+
+def _read_pieces(proto):
+    """The piece strings of a serialized SentencePiece `ModelProto`.
+
+    Reads the protobuf wire format directly (field 1 of the model: repeated
+    pieces; field 1 of a piece: its string), so that no TF resource or
+    `sentencepiece` install is needed for the vocabulary.
+    """
+
+    def varint(data, position):
+        value = shift = 0
+        while True:
+            byte = data[position]
+            position += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value, position
+
+    def fields(data):
+        position = 0
+        while position < len(data):
+            key, position = varint(data, position)
+            number, wire_type = key >> 3, key & 7
+            if wire_type == 0:
+                value, position = varint(data, position)
+            elif wire_type == 1:
+                value, position = data[position : position + 8], position + 8
+            elif wire_type == 2:
+                length, position = varint(data, position)
+                value, position = data[position : position + length], position + length
+            elif wire_type == 5:
+                value, position = data[position : position + 4], position + 4
+            else:
+                raise ValueError(f"Not a SentencePiece model (protobuf wire type {wire_type}).")
+            yield number, value
+
+    try:
+        return [
+            next(value for number, value in fields(piece) if number == 1).decode("utf-8")
+            for number, piece in fields(proto)
+            if number == 1
+        ]
+    except (IndexError, StopIteration, UnicodeDecodeError):
+        raise ValueError("Argument `proto` is not a serialized SentencePiece model.") from None
