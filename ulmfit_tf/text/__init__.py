@@ -1,3 +1,5 @@
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
+from ulmfit_tf.text.vocabulary import SPECIAL_TOKENS
+from ulmfit_tf.text.vocabulary import Vocabulary
 
-__all__ = ["SentencePieceTokenizer"]
+__all__ = ["SPECIAL_TOKENS", "SentencePieceTokenizer", "Vocabulary"]
