@@ -83,3 +83,13 @@ def test_errors():
         SentencePieceTokenizer.train(["", "  "])
     with pytest.raises(ValueError, match="Argument `proto` must be the bytes of a SentencePiece model"):
         SentencePieceTokenizer(proto=123)
+
+
+def test_feeds_the_language_model_pipeline(tokenizer):
+    from ulmfit_tf.text import language_model_dataset
+
+    texts = [a["text"] for a in datasets.load_news_articles()[300:340]]
+    x, y = next(iter(language_model_dataset(texts, tokenizer, batch_size=4, bptt=16, seed=0)))
+    assert x.shape == (4, 16) and x.dtype == tf.int32
+    assert int(tf.reduce_max(x)) < tokenizer.vocabulary_size
+    assert 2 in x.numpy()  # xxbos marks where documents begin

@@ -1,5 +1,6 @@
+from ulmfit_tf.text.language_model_dataset import language_model_dataset
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from ulmfit_tf.text.vocabulary import SPECIAL_TOKENS
 from ulmfit_tf.text.vocabulary import Vocabulary
 
-__all__ = ["SPECIAL_TOKENS", "SentencePieceTokenizer", "Vocabulary"]
+__all__ = ["SPECIAL_TOKENS", "SentencePieceTokenizer", "Vocabulary", "language_model_dataset"]
