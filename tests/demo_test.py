@@ -6,8 +6,8 @@ import pytest
 
 from ulmfit_tf import demo
 
-TINY = ["--train-tokens", "3000", "--vocabulary-size", "300", "--embedding-dim", "8",
-        "--hidden-dim", "16", "--num-layers", "2", "--bptt", "20"]
+TINY = ["--train-words", "3000", "--vocabulary-size", "300", "--embedding-dim", "8",
+        "--hidden-dim", "16", "--num-layers", "2", "--bptt", "20", "--batch-size", "4"]
 
 
 def test_tiny_demo_trains_and_saves(tmp_path, capsys):
@@ -15,11 +15,12 @@ def test_tiny_demo_trains_and_saves(tmp_path, capsys):
     assert math.isfinite(result["valid_loss"])
     model = keras.saving.load_model(result["model_path"])
     assert len(model.vocabulary) == 300
-    logits = model.predict(np.array([[5, 6, 7]]), verbose=0)
-    assert logits.shape == (1, 3, 300)
+    # A stateful model of batch 4, as trained.
+    logits = model.predict(np.full((4, 3), 5), batch_size=4, verbose=0)
+    assert logits.shape == (4, 3, 300)
     out = capsys.readouterr().out
     assert "stage 1 (language model pretraining) only" in out
-    assert "validation perplexity, unigram baseline" in out
+    assert "validation perplexity per piece, unigram baseline" in out
 
 
 @pytest.mark.slow

@@ -1,6 +1,15 @@
+from ulmfit_tf.text.classification_dataset import classification_dataset
+from ulmfit_tf.text.classification_dataset import encode_labels
 from ulmfit_tf.text.language_model_dataset import language_model_dataset
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from ulmfit_tf.text.vocabulary import SPECIAL_TOKENS
 from ulmfit_tf.text.vocabulary import Vocabulary
 
-__all__ = ["SPECIAL_TOKENS", "SentencePieceTokenizer", "Vocabulary", "language_model_dataset"]
+__all__ = [
+    "SPECIAL_TOKENS",
+    "SentencePieceTokenizer",
+    "Vocabulary",
+    "classification_dataset",
+    "encode_labels",
+    "language_model_dataset",
+]

@@ -1,0 +1,163 @@
+import numpy as np
+import tensorflow as tf
+
+PADDING_ID = 1  # fastai's xxpad
+
+
+def encode_labels(labels, label_names=None, multi_label=False):
+    """Turns class labels into model targets and a label vocabulary.
+
+    Args:
+        labels: Sequence of labels, one per text: class names (strings) or
+            class ids (ints); with `multi_label=True`, each entry is a list
+            of labels (or a string of labels separated by `;`).
+        label_names: Optional list of the class names, in id order. By
+            default, the sorted distinct labels seen. Give it to encode
+            validation or test labels with the training vocabulary.
+        multi_label: Boolean, several labels per text.
+
+    Returns:
+        `(targets, label_names)`: int32 class ids of shape `(n,)`, or
+        float32 multi-hot rows of shape `(n, classes)`; and the list of
+        class names (strings).
+
+    Example:
+
+    >>> encode_labels(["pos", "neg", "pos"])
+    (array([1, 0, 1], dtype=int32), ['neg', 'pos'])
+    """
+    rows = [_as_list(label) for label in labels] if multi_label else [[label] for label in labels]
+    for line, row in enumerate(rows, start=1):
+        for label in row:
+            if label is None or (isinstance(label, str) and not label.strip()) or (
+                isinstance(label, float) and np.isnan(label)
+            ):
+                raise ValueError(f"Label {line} is blank; every text needs a label.")
+    if label_names is None:
+        label_names = sorted({str(label) for row in rows for label in row}, key=_natural)
+    label_names = [str(name) for name in label_names]
+    index = {name: i for i, name in enumerate(label_names)}
+    ids = []
+    for line, row in enumerate(rows, start=1):
+        unknown = [label for label in row if str(label) not in index]
+        if unknown:
+            raise ValueError(
+                f"Label {unknown[0]!r} of text {line} is not one of the known labels "
+                f"{label_names}."
+            )
+        ids.append([index[str(label)] for label in row])
+    if multi_label:
+        targets = np.zeros((len(ids), len(label_names)), "float32")
+        for row, row_ids in zip(targets, ids):
+            row[row_ids] = 1.0
+        return targets, label_names
+    return np.array([row[0] for row in ids], "int32"), label_names
+
+
+def classification_dataset(
+    texts,
+    targets,
+    tokenizer,
+    batch_size=64,
+    shuffle=True,
+    seed=None,
+    max_length=8192,
+    num_buckets=8,
+):
+    """Batches of `(token_ids, targets)` for a text classifier.
+
+    Texts are tokenized in the graph, then batched by length (the idea of
+    fastai's `SortishSampler`): texts are shuffled, grouped into buckets of
+    similar length, and each batch is padded (with `xxpad`, id 1, after the
+    text, as `AWDLSTMBackbone(padding_id=1)` expects) only to its own
+    longest text, so little compute goes to padding. Bucket boundaries are
+    the length quantiles of the data.
+
+    Long documents are kept whole for the classifier's BPT3C encoder up to
+    `max_length` tokens (8,192 by default, about 6,000 English words); the
+    tokens past it are dropped, so memory stays bounded.
+
+    Args:
+        texts: List of strings.
+        targets: Array of targets, one per text: class ids, multi-hot rows
+            (see `encode_labels`), or floats for regression.
+        tokenizer: A callable mapping a batch of strings to a
+            `tf.RaggedTensor` of ids, such as `SentencePieceTokenizer`.
+        batch_size: Integer, texts per batch.
+        shuffle: Boolean, reshuffle every epoch (training); `False` keeps
+            the order of `texts` and does no bucketing (evaluation).
+        seed: Optional integer, seed of the shuffle.
+        max_length: Optional integer, the most tokens kept per text;
+            `None` keeps every token.
+        num_buckets: Integer, number of length buckets.
+
+    Returns:
+        A `tf.data.Dataset` of `(token_ids, targets)`, `token_ids` int32 of
+        shape `(batch, longest)`.
+
+    Example:
+
+    ```python
+    targets, label_names = encode_labels(train_labels)
+    data = classification_dataset(train_texts, targets, tokenizer, batch_size=64)
+    ```
+    """
+    texts = list(texts)
+    targets = np.asarray(targets)
+    if not texts:
+        raise ValueError("Argument `texts` must hold at least one text. Received: texts=[]")
+    if len(targets) != len(texts):
+        raise ValueError(
+            "Arguments `texts` and `targets` must have the same length. "
+            f"Received: {len(texts)} texts and {len(targets)} targets"
+        )
+    if max_length is not None and max_length < 1:
+        raise ValueError(f"Argument `max_length` must be a positive integer or None. Received: max_length={max_length}")
+    ids = tokenize_all(texts, tokenizer)
+    if max_length is not None:
+        ids = ids[:, :max_length]
+    # Rows of a ragged tensor carry a ragged spec that `padded_batch`
+    # refuses; inside `map` they are plain tensors, which `identity` keeps.
+    dataset = tf.data.Dataset.from_tensor_slices((ids, targets)).map(
+        lambda token_ids, target: (tf.identity(token_ids), target)
+    )
+    if not shuffle:
+        dataset = dataset.padded_batch(batch_size, padding_values=(PADDING_ID, _zero(targets)))
+        return dataset.prefetch(tf.data.AUTOTUNE)
+    lengths = ids.row_lengths().numpy()
+    boundaries = np.unique(np.quantile(lengths, np.linspace(0, 1, num_buckets + 1)[1:-1]).astype(int) + 1)
+    dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.bucket_by_sequence_length(
+        element_length_func=lambda token_ids, _: tf.shape(token_ids)[0],
+        bucket_boundaries=boundaries.tolist(),
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padding_values=(PADDING_ID, _zero(targets)),
+    )
+    # Batches leave the buckets in an order set by the shuffle; shuffle them
+    # once more so that long and short batches mix.
+    dataset = dataset.shuffle(64, seed=seed, reshuffle_each_iteration=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def tokenize_all(texts, tokenizer, batch_size=1024):
+    """All texts' ids as one `tf.RaggedTensor`, tokenized in batches."""
+    pieces = [
+        tokenizer(tf.constant(texts[start : start + batch_size], tf.string))
+        for start in range(0, len(texts), batch_size)
+    ]
+    return tf.cast(tf.concat(pieces, axis=0), tf.int32)
+
+
+def _zero(targets):
+    return tf.constant(0, tf.as_dtype(targets.dtype))
+
+
+def _as_list(label):
+    if isinstance(label, str):
+        return [part.strip() for part in label.split(";") if part.strip()]
+    return list(label)
+
+
+def _natural(name):
+    """Sorts "2" before "10"."""
+    return (0, int(name), "") if name.lstrip("-").isdigit() else (1, 0, name)
