@@ -148,7 +148,7 @@ def main():
                 f"Command: `{command.strip()}` ({args.rounds} interleaved rounds after "
                 f"{args.warmup} warm-up steps; batch {BATCH_SIZE}, bptt {BPTT}, 3 layers; "
                 "paper size = emb 400, hidden 1152, vocab 30,000; small = emb 128, "
-                f"hidden 256, vocab 8,000). Machine: {platform.processor() or platform.machine()}, "
+                f"hidden 256, vocab 8,000). Machine: {cpu_name()}, "
                 f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.",
                 "",
                 *table,
@@ -156,6 +156,17 @@ def main():
             ]
         )
         write_section("BENCHMARKS.md", "## Language model training step", section)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def write_section(path, heading, section):

@@ -37,3 +37,50 @@ def test_rotten_tomatoes_fixed_splits_by_movie():
     assert not set(data["train"]["texts"]) & set(data["test"]["texts"])
     other = datasets.load_rotten_tomatoes(seed=1)
     assert other["test"]["texts"] != data["test"]["texts"]
+
+
+def write(path, content):
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def test_read_csv_tsv_and_jsonl(tmp_path):
+    csv_path = write(tmp_path / "a.csv", 'text,label\n"Great, really great",pos\n"Line one\nline two",neg\n')
+    assert datasets.read_table(csv_path) == {"texts": ["Great, really great", "Line one\nline two"], "labels": ["pos", "neg"]}
+    tsv_path = write(tmp_path / "a.tsv", "review\tstars\nok film\t3\n")
+    assert datasets.read_table(tsv_path, "review", "stars") == {"texts": ["ok film"], "labels": ["3"]}
+    jsonl_path = write(tmp_path / "a.jsonl", '{"text": "émile 😀", "label": 1}\n\n{"text": "", "label": 0}\n')
+    assert datasets.read_table(jsonl_path) == {"texts": ["émile 😀", ""], "labels": ["1", "0"]}
+    assert datasets.read_table(jsonl_path, label_column=None) == {"texts": ["émile 😀", ""]}
+
+
+def test_read_table_errors_name_file_line_and_column(tmp_path):
+    cases = [
+        (write(tmp_path / "empty.csv", ""), r"empty.csv: the file is empty"),
+        (write(tmp_path / "cols.csv", "body,label\nx,y\n"), r"cols.csv, line 1 \(header\): no column 'text' \(columns: 'body', 'label'\)"),
+        (write(tmp_path / "blank.csv", "text,label\na,pos\nb,  \n"), r"blank.csv, line 3, column 'label': the label is blank"),
+        (write(tmp_path / "bytes.csv", b"text,label\ngood,pos\nbad \xff byte,neg\n"), r"bytes.csv, line 3, character 5: bytes that are not UTF-8"),
+        (write(tmp_path / "bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b", \n'), r"bad.jsonl, line 2, character \d+: not valid JSON"),
+        (write(tmp_path / "key.jsonl", '{"text": "a"}\n'), r"key.jsonl, line 1: no column 'label'"),
+        (write(tmp_path / "x.xlsx", "a"), r"unknown format '.xlsx'"),
+    ]
+    for path, message in cases:
+        with pytest.raises(ValueError, match=message):
+            datasets.read_table(path)
+    with pytest.raises(FileNotFoundError, match="missing.csv: no such file"):
+        datasets.read_table(tmp_path / "missing.csv")
+
+
+def test_read_folder_like_imdb(tmp_path):
+    for label, texts in {"pos": ["good", "great"], "neg": ["bad"]}.items():
+        (tmp_path / label).mkdir()
+        for i, text in enumerate(texts):
+            write(tmp_path / label / f"{i}.txt", text)
+    write(tmp_path / "README", "not a text")
+    assert datasets.read_folder(tmp_path) == {"texts": ["bad", "good", "great"], "labels": ["neg", "pos", "pos"]}
+    write(tmp_path / "neg" / "9.txt", b"\xc3\x28")
+    with pytest.raises(ValueError, match=r"9.txt, line 1, character 1: bytes that are not UTF-8"):
+        datasets.read_folder(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no .txt files in subfolders"):
+        datasets.read_folder(tmp_path / "empty")

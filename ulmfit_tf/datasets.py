@@ -9,6 +9,8 @@ import bz2
 import csv
 import importlib.metadata
 import io
+import json
+import os
 import zipfile
 
 import numpy as np
@@ -102,6 +104,141 @@ def load_rotten_tomatoes(seed=2018):
     result["label_names"] = SENTIMENT_LABELS
     result["plot_summaries"] = [row["text"] for row in rows if row["category"] == "plot"]
     return result
+
+
+def read_table(path, text_column="text", label_column="label"):
+    """Reads texts (and labels) from a CSV, TSV or JSON Lines file.
+
+    The format follows the extension: `.csv` (comma-separated, with a
+    header row), `.tsv` (tab-separated, with a header row), `.jsonl` (one
+    JSON object per line). Quoted fields may span lines.
+
+    Args:
+        path: Path of the file.
+        text_column: Name of the column (or key) holding the text.
+        label_column: Name of the column holding the label, or `None` for
+            unlabelled text.
+
+    Returns:
+        A dict with `"texts"` (list of strings) and, unless `label_column`
+        is `None`, `"labels"` (list of strings).
+
+    Raises:
+        ValueError: naming the file, line and column, for an empty file,
+            a missing column, bytes that are not UTF-8, a malformed JSON
+            line, or a blank label.
+
+    Example:
+
+    ```python
+    data = read_table("reviews.csv", text_column="review", label_column="sentiment")
+    ```
+    """
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in (".csv", ".tsv", ".jsonl"):
+        raise ValueError(f"{path}: unknown format {extension!r}; use a .csv, .tsv or .jsonl file.")
+    text = _read_utf8(path)
+    if not text.strip():
+        raise ValueError(f"{path}: the file is empty.")
+    columns = [text_column] + ([label_column] if label_column is not None else [])
+    rows = _json_lines(path, text) if extension == ".jsonl" else _delimited(path, text, extension, columns)
+    texts, labels = [], []
+    for line, row in rows:
+        for column in columns:
+            if column not in row:
+                present = ", ".join(map(repr, row)) or "none"
+                raise ValueError(f"{path}, line {line}: no column {column!r} (columns: {present}).")
+        texts.append("" if row[text_column] is None else str(row[text_column]))
+        if label_column is not None:
+            label = row[label_column]
+            if label is None or not str(label).strip():
+                raise ValueError(f"{path}, line {line}, column {label_column!r}: the label is blank.")
+            labels.append(str(label).strip())
+    if not texts:
+        raise ValueError(f"{path}: the file has a header but no rows.")
+    return {"texts": texts, "labels": labels} if label_column is not None else {"texts": texts}
+
+
+def read_folder(path, extensions=(".txt",)):
+    """Reads a folder of text files with one subfolder per label (IMDb's layout).
+
+    `path/pos/1.txt`, `path/neg/7.txt`, ...: each file is one text, labelled
+    with the name of its subfolder. Files and folders are read in sorted
+    order.
+
+    Args:
+        path: The folder.
+        extensions: Tuple of file extensions to read.
+
+    Returns:
+        A dict with `"texts"` and `"labels"` (the subfolder names).
+
+    Example:
+
+    ```python
+    train = read_folder("aclImdb/train")  # labels "neg", "pos" (and "unsup")
+    ```
+    """
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: no such folder.")
+    labels = sorted(name for name in os.listdir(path) if os.path.isdir(os.path.join(path, name)))
+    texts, names = [], []
+    for label in labels:
+        folder = os.path.join(path, label)
+        for name in sorted(os.listdir(folder)):
+            if name.lower().endswith(tuple(extensions)):
+                texts.append(_read_utf8(os.path.join(folder, name)))
+                names.append(label)
+    if not texts:
+        raise ValueError(
+            f"{path}: no {'/'.join(extensions)} files in subfolders; expected one subfolder "
+            "per label, each holding one text per file."
+        )
+    return {"texts": texts, "labels": names}
+
+
+def _read_utf8(path):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file.")
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ValueError(
+            f"{path}, line {line}, character {column}: bytes that are not UTF-8 "
+            f"({data[error.start:error.end]!r}); save the file as UTF-8."
+        ) from None
+
+
+def _delimited(path, text, extension, columns):
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if extension == ".tsv" else ",")
+    for column in columns:
+        if column not in (reader.fieldnames or []):
+            present = ", ".join(map(repr, reader.fieldnames or [])) or "none"
+            raise ValueError(f"{path}, line 1 (header): no column {column!r} (columns: {present}).")
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as error:
+        raise ValueError(f"{path}, line {reader.line_num}: {error}.") from None
+
+
+def _json_lines(path, text):
+    for line, content in enumerate(text.splitlines(), start=1):
+        if not content.strip():
+            continue
+        try:
+            row = json.loads(content)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {line}, character {error.colno}: not valid JSON ({error.msg}).") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}, line {line}: expected a JSON object, found {type(row).__name__}.")
+        yield line, row
 
 
 def _package_file(package, version, filename):
