@@ -4,11 +4,13 @@ from ulmfit_tf.text.language_model_dataset import language_model_dataset
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from ulmfit_tf.text.vocabulary import SPECIAL_TOKENS
 from ulmfit_tf.text.vocabulary import Vocabulary
+from ulmfit_tf.text.word_tokenizer import WordTokenizer
 
 __all__ = [
     "SPECIAL_TOKENS",
     "SentencePieceTokenizer",
     "Vocabulary",
+    "WordTokenizer",
     "classification_dataset",
     "encode_labels",
     "language_model_dataset",
