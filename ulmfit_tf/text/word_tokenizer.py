@@ -13,8 +13,9 @@ _HTML_FIXES = [
 # What `html.unescape` still finds after them in practice.
 _HTML_ENTITIES = [("&lt;", "<"), ("&gt;", ">"), ("&#39;", "'"), ("&#x27;", "'")]
 _WORD = r"[\pL\pN_]+"  # Python's `\w`
-_ALL_CAPS = r"[A-Z]+[^a-z\s]*"
-_MAJ = r"[A-Z][^A-Z\s]*"
+# fastai's `[A-Z]+[^a-z\s]*` and `[A-Z][^A-Z\s]*`, longer than one character.
+_ALL_CAPS_CHUNK = r"[A-Z][^a-z\s]+"
+_MAJ_CHUNK = r"[A-Z][^A-Z\s]*[a-z][^A-Z\s]*"
 
 # The English word splitter: spaCy's rules as far as they matter on real
 # text, written for RE2 (no lookaround: each rule consumes its context and
@@ -26,7 +27,7 @@ _CLITIC = r"n['’]t|['’]s|['’]re|['’]ve|['’]ll|['’]d|['’]m"
 # before spaCy, so `mr.` and `u.s.`, whose exceptions are capitalised, split).
 _ABBREVIATION = r"[a-z]|a\.m|p\.m|e\.g|i\.e|co|vs|v\.s"
 _KEPT_PERIOD = "\uE001"
-_NEWLINE = "\uE000"
+_CHUNK_START = "\uE002"
 _SPLITS = [
     ("\uFFFD", " \uFFFD ", 1),
     (r"(^|\s)(" + _PREFIX + r")(\S)", r"\1\2 \3", 3),
@@ -109,15 +110,14 @@ class WordTokenizer(keras.layers.Layer):
         texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
         texts = tf.strings.regex_replace(texts, "\x00", " ")
         texts = self.apply_rules(texts)
-        # spaCy keeps line breaks as tokens of their own.
-        texts = tf.strings.regex_replace(texts, r" ?(\n+) ?", " " + _NEWLINE + r"\1 ")
+        # spaCy splits on spaces only: other whitespace (line breaks, tabs)
+        # makes tokens of its own.
+        texts = tf.strings.regex_replace(texts, r"([^\S ]+)", r" \1 ")
         for pattern, rewrite, times in _SPLITS:
             for _ in range(times):
                 texts = tf.strings.regex_replace(texts, pattern, rewrite)
-        tokens = tf.strings.split(tf.strings.regex_replace(texts, _NEWLINE + "(\n+)", _NEWLINE + r"\1 "), " ")
-        tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
-        tokens = tf.strings.regex_replace(tokens, _NEWLINE, "")
-        return tf.strings.regex_replace(tokens, _KEPT_PERIOD, ".")
+        tokens = tf.strings.split(tf.strings.regex_replace(texts, _KEPT_PERIOD, "."), " ")
+        return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
 
     def apply_rules(self, texts):
         """fastai's text rules, string to string (before word splitting)."""
@@ -149,15 +149,45 @@ def _runs(values, row_ids, same):
     return starts, run_ids, tf.gather(lengths, run_ids)
 
 
+def _only_where(texts, candidates, rewrite):
+    """Applies `rewrite` to the texts flagged in `candidates`, the rest as is."""
+    index = tf.where(candidates)
+    return tf.tensor_scatter_nd_update(texts, index, rewrite(tf.gather_nd(texts, index)))
+
+
 def _replace_rep(texts):
-    """`(\\S)(\\1{2,})` → ` xxrep n c `: a character repeated 3+ times."""
-    chars = tf.strings.unicode_split(texts, "UTF-8", errors="replace")
-    flat = chars.flat_values
-    starts, _, lengths = _runs(flat, chars.value_rowids(), tf.equal)
-    repeated = (lengths >= 3) & ~tf.strings.regex_full_match(flat, r"\s")
-    marker = " xxrep " + tf.strings.as_string(lengths) + " " + flat + " "
-    flat = tf.where(repeated, tf.where(starts, marker, ""), flat)
-    return tf.strings.reduce_join(chars.with_flat_values(flat), axis=1)
+    """`(\\S)(\\1{2,})` → ` xxrep n c `: a character repeated 3+ times.
+
+    Works on code points: finds the runs, then cuts each text into the
+    pieces between runs and joins them with the markers.
+    """
+    codes = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
+    flat, rows = codes.flat_values, codes.value_rowids()
+    starts, _, lengths = _runs(flat, rows, tf.equal)
+    is_run = starts & (lengths >= 3) & (flat > 32)
+    position = tf.range(tf.size(flat), dtype=tf.int64) - tf.gather(codes.row_starts(), rows)
+    nrows = tf.size(texts, out_type=tf.int64)
+    run_rows = tf.boolean_mask(rows, is_run)
+    run_starts = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(position, is_run), run_rows, nrows)
+    run_lengths = tf.RaggedTensor.from_value_rowids(
+        tf.cast(tf.boolean_mask(lengths, is_run), tf.int64), run_rows, nrows
+    )
+    run_chars = tf.strings.unicode_encode(tf.boolean_mask(flat, is_run)[:, tf.newaxis], "UTF-8")
+    markers = run_lengths.with_flat_values(
+        " xxrep " + tf.strings.as_string(run_lengths.flat_values) + " " + run_chars + " "
+    )
+    # Text between runs: from the end of one run (or 0) to the next (or the end).
+    piece_starts = tf.concat([tf.zeros([nrows, 1], tf.int64), run_starts + run_lengths], axis=1)
+    piece_ends = tf.concat([run_starts, codes.row_lengths()[:, tf.newaxis]], axis=1)
+    pieces = tf.strings.substr(
+        tf.gather(texts, piece_starts.value_rowids()),
+        piece_starts.flat_values,
+        piece_ends.flat_values - piece_starts.flat_values,
+        unit="UTF8_CHAR",
+    )
+    pieces = piece_starts.with_flat_values(pieces)
+    joined = tf.concat([tf.stack([pieces[:, :-1], markers], axis=2).merge_dims(1, 2), pieces[:, -1:]], axis=1)
+    return tf.strings.reduce_join(joined, axis=1)
 
 
 def _replace_wrep(texts):
@@ -166,6 +196,14 @@ def _replace_wrep(texts):
     As in fastai's regex, the last repetition may carry punctuation
     (`no no no!` → ` xxwrep 3 no !`), the others must be bare words.
     """
+    # Only texts with two equal chunks in a row can hold a repetition.
+    chunks = tf.strings.split(texts)
+    twins = tf.equal(chunks[:, 1:].flat_values, chunks[:, :-1].flat_values)
+    candidates = tf.reduce_any(chunks[:, 1:].with_flat_values(twins), axis=1)
+    return _only_where(texts, candidates, _replace_wrep_in)
+
+
+def _replace_wrep_in(texts):
     pieces = tf_text.regex_split(texts, r"\s+", r"\s+")
     flat = pieces.flat_values
     rows = pieces.value_rowids()
@@ -194,11 +232,17 @@ def _replace_wrep(texts):
 
 
 def _mark_case(texts):
-    """fastai's `replace_all_caps` and `replace_maj` on whitespace chunks."""
-    pieces = tf_text.regex_split(texts, r"\s", r"\s")
-    flat = pieces.flat_values
-    long = tf.strings.length(flat, unit="UTF8_CHAR") > 1
-    all_caps = tf.strings.regex_full_match(flat, _ALL_CAPS)
-    maj = tf.strings.regex_full_match(flat, _MAJ) & ~all_caps
-    flat = tf.where(long & all_caps, "xxup " + flat, tf.where(long & maj, "xxmaj " + flat, flat))
-    return tf.strings.reduce_join(pieces.with_flat_values(flat), axis=1)
+    """fastai's `replace_all_caps` and `replace_maj` on whitespace chunks.
+
+    fastai lower-cases an all-caps chunk before `replace_maj` looks at it,
+    so a chunk gets `xxmaj` only if it is not all caps: it must hold a
+    lower-case letter. A mark after every whitespace character starts each
+    chunk, so that neighbouring chunks do not compete for the space between
+    them (RE2 has no lookahead).
+    """
+    texts = tf.strings.regex_replace(texts, r"(\s)", "\\1" + _CHUNK_START)
+    for pattern, marker in ((_ALL_CAPS_CHUNK, "xxup "), (_MAJ_CHUNK, "xxmaj ")):
+        texts = tf.strings.regex_replace(
+            texts, "(^|" + _CHUNK_START + ")(" + pattern + r")(\s|$)", r"\1" + marker + r"\2\3"
+        )
+    return tf.strings.regex_replace(texts, _CHUNK_START, "")
