@@ -5,13 +5,15 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from ulmfit_tf.text.tokenizer import Tokenizer
+
 SPECIAL_TOKENS = ("xxunk", "xxpad", "xxbos", "xxeos")
 UNKNOWN_ID, PADDING_ID, BOS_ID, EOS_ID = range(4)
 PROTO_FILENAME = "sentencepiece.model"
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
-class SentencePieceTokenizer(keras.layers.Layer):
+class SentencePieceTokenizer(Tokenizer):
     """Subword tokenization in-graph, as MultiFiT does (SentencePiece).
 
     Runs a SentencePiece model with tensorflow-text's
@@ -55,7 +57,7 @@ class SentencePieceTokenizer(keras.layers.Layer):
     """
 
     def __init__(self, proto=None, add_bos=True, add_eos=False, **kwargs):
-        super().__init__(trainable=False, dtype="int32", **kwargs)
+        super().__init__(dtype="int32", **kwargs)
         self.add_bos = add_bos
         self.add_eos = add_eos
         self.proto = None
@@ -147,15 +149,6 @@ class SentencePieceTokenizer(keras.layers.Layer):
         self._check_proto()
         return list(self._vocabulary)
 
-    def __call__(self, inputs, *args, **kwargs):
-        # Accept Python strings and lists, as a tokenizer should.
-        if not isinstance(inputs, (tf.Tensor, tf.RaggedTensor, keras.KerasTensor)):
-            inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
-        return super().__call__(inputs, *args, **kwargs)
-
-    def call(self, inputs):
-        return self.tokenize(inputs)
-
     def _check_proto(self):
         if self.proto is None:
             raise ValueError(
@@ -174,8 +167,6 @@ class SentencePieceTokenizer(keras.layers.Layer):
         config = super().get_config()
         # The model itself travels as an asset of the `.keras` file.
         config.update({"proto": None, "add_bos": self.add_bos, "add_eos": self.add_eos})
-        for key in ("trainable", "dtype"):
-            config.pop(key, None)
         return config
 
 

@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from ulmfit_tf.text.tokenizer import Tokenizer
+
 # fastai's `fix_html` replacements, in fastai's order.
 _HTML_FIXES = [
     ("#39;", "'"), ("amp;", "&"), ("#146;", "'"), ("nbsp;", " "), ("#36;", "$"),
@@ -48,7 +50,7 @@ _SPLITS = [
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
-class WordTokenizer(keras.layers.Layer):
+class WordTokenizer(Tokenizer):
     """fastai's default word tokenization, in TensorFlow ops.
 
     Applies fastai's text rules in fastai's order — `fix_html`,
@@ -92,16 +94,8 @@ class WordTokenizer(keras.layers.Layer):
     """
 
     def __init__(self, add_bos=True, **kwargs):
-        super().__init__(trainable=False, dtype="string", **kwargs)
+        super().__init__(dtype="string", **kwargs)
         self.add_bos = add_bos
-
-    def __call__(self, inputs, *args, **kwargs):
-        if not isinstance(inputs, (tf.Tensor, tf.RaggedTensor, keras.KerasTensor)):
-            inputs = tf.convert_to_tensor(inputs, dtype=tf.string)
-        return super().__call__(inputs, *args, **kwargs)
-
-    def call(self, inputs):
-        return self.tokenize(inputs)
 
     def tokenize(self, texts):
         texts = tf.convert_to_tensor(texts, tf.string)
@@ -134,8 +128,6 @@ class WordTokenizer(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config["add_bos"] = self.add_bos
-        for key in ("trainable", "dtype"):
-            config.pop(key, None)
         return config
 
 
