@@ -29,18 +29,18 @@ _CLITIC = r"n['’]t|['’]s|['’]re|['’]ve|['’]ll|['’]d|['’]m"
 # before spaCy, so `mr.` and `u.s.`, whose exceptions are capitalised, split).
 _ABBREVIATION = r"[a-z]|a\.m|p\.m|e\.g|i\.e|co|vs|v\.s"
 _KEPT_PERIOD = "\uE001"
-_CHUNK_START = "\uE002"
+_JOIN = "\uE002"
 _SPLITS = [
     ("\uFFFD", " \uFFFD ", 1),
-    (r"(^|\s)(" + _PREFIX + r")(\S)", r"\1\2 \3", 3),
+    (r"(^|\s)(" + _PREFIX + r")(\S)", r"\1\2 \3", 2),
     # Hide the period of abbreviations from the suffix rule.
     (r"(^|\s)(" + _ABBREVIATION + r")\.(" + _SUFFIX + r"*(?:\s|$))", r"\1\2" + _KEPT_PERIOD + r"\3", 2),
-    (r"(\S)(" + _SUFFIX + r")(\s|$)", r"\1 \2\3", 4),
-    (r"(\S)(" + _CLITIC + r")(\s|$)", r"\1 \2\3", 2),
-    (r"(^|\s)(can)(not)(\s|$)", r"\1\2 \3\4", 2),
-    (r"(^|\s)(gon|wan)(na)(\s|$)", r"\1\2 \3\4", 2),
-    (r"(^|\s)(got)(ta)(\s|$)", r"\1\2 \3\4", 2),
-    (r"(^|\s)(y')(all)(\s|$)", r"\1\2 \3\4", 2),
+    (r"(\S)(" + _SUFFIX + r")(\s|$)", r"\1 \2\3", 3),
+    (r"(\S)(" + _CLITIC + r")(\s|$)", r"\1 \2\3", 1),
+    (r"(^|\s)(can)(not)(\s|$)", r"\1\2 \3\4", 1),
+    (r"(^|\s)(gon|wan)(na)(\s|$)", r"\1\2 \3\4", 1),
+    (r"(^|\s)(got)(ta)(\s|$)", r"\1\2 \3\4", 1),
+    (r"(^|\s)(y')(all)(\s|$)", r"\1\2 \3\4", 1),
     (r"([\pL0-9])(-|--|—|–)(\pL)", r"\1 \2 \3", 2),
     (r"(\pL)(--|—)(\S)", r"\1 \2 \3", 2),
     (r"([0-9])([-+*^])([0-9-])", r"\1 \2 \3", 2),
@@ -150,9 +150,18 @@ def _only_where(texts, candidates, rewrite):
 def _replace_rep(texts):
     """`(\\S)(\\1{2,})` → ` xxrep n c `: a character repeated 3+ times.
 
-    Works on code points: finds the runs, then cuts each text into the
-    pieces between runs and joins them with the markers.
+    Works on code points: finds the texts with three equal characters in a
+    row, then the runs in them, then cuts those texts into the pieces between
+    runs and joins them with the markers.
     """
+    codes = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
+    flat, rows = codes.flat_values, codes.value_rowids()
+    triple = (flat[2:] == flat[1:-1]) & (flat[2:] == flat[:-2]) & (flat[2:] > 32) & (rows[2:] == rows[:-2])
+    candidates = tf.math.unsorted_segment_max(tf.cast(triple, tf.int32), rows[2:], tf.size(texts)) > 0
+    return _only_where(texts, candidates, _replace_runs)
+
+
+def _replace_runs(texts):
     codes = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
     flat, rows = codes.flat_values, codes.value_rowids()
     starts, _, lengths = _runs(flat, rows, tf.equal)
@@ -228,13 +237,13 @@ def _mark_case(texts):
 
     fastai lower-cases an all-caps chunk before `replace_maj` looks at it,
     so a chunk gets `xxmaj` only if it is not all caps: it must hold a
-    lower-case letter. A mark after every whitespace character starts each
-    chunk, so that neighbouring chunks do not compete for the space between
-    them (RE2 has no lookahead).
+    lower-case letter. Each rule consumes the whitespace around a chunk, so
+    it runs twice to reach neighbouring chunks; the mark is joined to its
+    chunk by a placeholder until then, so no chunk is marked twice.
     """
-    texts = tf.strings.regex_replace(texts, r"(\s)", "\\1" + _CHUNK_START)
-    for pattern, marker in ((_ALL_CAPS_CHUNK, "xxup "), (_MAJ_CHUNK, "xxmaj ")):
-        texts = tf.strings.regex_replace(
-            texts, "(^|" + _CHUNK_START + ")(" + pattern + r")(\s|$)", r"\1" + marker + r"\2\3"
-        )
-    return tf.strings.regex_replace(texts, _CHUNK_START, "")
+    for pattern, marker in ((_ALL_CAPS_CHUNK, "xxup"), (_MAJ_CHUNK, "xxmaj")):
+        for _ in range(2):
+            texts = tf.strings.regex_replace(
+                texts, r"(^|\s)(" + pattern + r")(\s|$)", r"\1" + marker + _JOIN + r"\2\3"
+            )
+    return tf.strings.regex_replace(texts, _JOIN, " ")
