@@ -15,7 +15,6 @@ then `pip install --no-deps fastai==2.8.12`.
 
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -23,6 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+
+from report import write_section  # noqa: E402
 
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
@@ -140,46 +141,13 @@ def main():
     ] + [f"| {s} | {n} | {lo:.3f} | {med:.3f} | {tps:,.0f} | {ratio} |" for s, n, lo, med, tps, ratio in rows]
     print("\n".join(table))
     if args.write:
-        command = "python benchmarks/lm_train_throughput.py " + " ".join(sys.argv[1:])
-        section = "\n".join(
-            [
-                "## Language model training step",
-                "",
-                f"Command: `{command.strip()}` ({args.rounds} interleaved rounds after "
-                f"{args.warmup} warm-up steps; batch {BATCH_SIZE}, bptt {BPTT}, 3 layers; "
-                "paper size = emb 400, hidden 1152, vocab 30,000; small = emb 128, "
-                f"hidden 256, vocab 8,000). Machine: {cpu_name()}, "
-                f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.",
-                "",
-                *table,
-                "",
-            ]
+        write_section(
+            "Language model training step",
+            f"{args.rounds} interleaved rounds after {args.warmup} warm-up steps; batch {BATCH_SIZE}, "
+            f"bptt {BPTT}, 3 layers; paper size = emb 400, hidden 1152, vocab 30,000; small = emb 128, "
+            "hidden 256, vocab 8,000",
+            table,
         )
-        write_section("BENCHMARKS.md", "## Language model training step", section)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def write_section(path, heading, section):
-    """Replaces (or appends) one `## ` section of a markdown file."""
-    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
-    start = text.find(heading)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + ("" if end == -1 else text[end + 1 :])
-    with open(path, "w") as f:
-        f.write(text)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(__file__))
-from lm_train_throughput import cpu_name  # noqa: E402
-from lm_train_throughput import write_section  # noqa: E402
+from report import write_section  # noqa: E402
 
 from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf.text import SentencePieceTokenizer  # noqa: E402
@@ -84,20 +82,7 @@ def main():
     ]
     print("\n".join(table))
     if args.write:
-        command = "python benchmarks/tokenize_throughput.py " + " ".join(sys.argv[1:])
-        section = "\n".join(
-            [
-                "## Tokenization",
-                "",
-                f"Command: `{command.strip()}` ({args.articles} news articles, "
-                f"best of {args.repeats} passes). Machine: {cpu_name()}, {os.cpu_count()} cores, "
-                f"{time.strftime('%Y-%m-%d')}.",
-                "",
-                *table,
-                "",
-            ]
-        )
-        write_section("BENCHMARKS.md", "## Tokenization", section)
+        write_section("Tokenization", f"{args.articles} news articles, best of {args.repeats} passes", table)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ def test_saved_and_reloaded_with_a_model(tokenizer, tmp_path):
 def test_errors():
     with pytest.raises(ValueError, match="No SentencePiece model is set"):
         SentencePieceTokenizer()(["text"])
+    with pytest.raises(ValueError, match=r"Argument `vocabulary_size` is too large for these texts: they allow at most \d+ pieces"):
+        SentencePieceTokenizer.train(["a tiny corpus", "of two texts"], vocabulary_size=5000)
     with pytest.raises(ValueError, match="at least one non-empty text"):
         SentencePieceTokenizer.train(["", "  "])
     with pytest.raises(ValueError, match="Argument `proto` must be the bytes of a SentencePiece model"):

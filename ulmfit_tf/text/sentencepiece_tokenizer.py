@@ -1,5 +1,6 @@
 import io
 import os
+import re
 
 import keras
 import tensorflow as tf
@@ -106,24 +107,34 @@ class SentencePieceTokenizer(Tokenizer):
             raise ValueError("Argument `texts` must hold at least one non-empty text.")
         sentencepiece.set_random_generator_seed(seed)
         model = io.BytesIO()
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts),
-            model_writer=model,
-            vocab_size=vocabulary_size,
-            model_type=model_type,
-            character_coverage=character_coverage,
-            unk_id=UNKNOWN_ID,
-            pad_id=PADDING_ID,
-            bos_id=BOS_ID,
-            eos_id=EOS_ID,
-            unk_piece=SPECIAL_TOKENS[UNKNOWN_ID],
-            pad_piece=SPECIAL_TOKENS[PADDING_ID],
-            bos_piece=SPECIAL_TOKENS[BOS_ID],
-            eos_piece=SPECIAL_TOKENS[EOS_ID],
-            max_sentence_length=1 << 20,
-            num_threads=os.cpu_count() or 1,
-            minloglevel=2,
-        )
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                sentence_iterator=iter(texts),
+                model_writer=model,
+                vocab_size=vocabulary_size,
+                model_type=model_type,
+                character_coverage=character_coverage,
+                unk_id=UNKNOWN_ID,
+                pad_id=PADDING_ID,
+                bos_id=BOS_ID,
+                eos_id=EOS_ID,
+                unk_piece=SPECIAL_TOKENS[UNKNOWN_ID],
+                pad_piece=SPECIAL_TOKENS[PADDING_ID],
+                bos_piece=SPECIAL_TOKENS[BOS_ID],
+                eos_piece=SPECIAL_TOKENS[EOS_ID],
+                max_sentence_length=1 << 20,
+                num_threads=os.cpu_count() or 1,
+                minloglevel=2,
+            )
+        except RuntimeError as error:
+            limit = re.search(r"Vocabulary size too high.*<= (\d+)", str(error))
+            if not limit:
+                raise
+            raise ValueError(
+                f"Argument `vocabulary_size` is too large for these texts: they allow at most "
+                f"{limit.group(1)} pieces. Pass a smaller `vocabulary_size` or more text. "
+                f"Received: vocabulary_size={vocabulary_size}"
+            ) from None
         return cls(proto=model.getvalue(), **kwargs)
 
     def tokenize(self, inputs):

@@ -1,0 +1,43 @@
+"""Writes a benchmark's table into its own section of BENCHMARKS.md."""
+
+import os
+import platform
+import sys
+import time
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_section(heading, details, table, path="BENCHMARKS.md"):
+    """Replaces (or appends) the `## heading` section with the command that
+    ran (this process' own), `details`, the machine and date, and `table`."""
+    command = " ".join(["python", os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    section = "\n".join(
+        [
+            f"## {heading}",
+            "",
+            f"Command: `{command}` ({details}). Machine: {cpu_name()}, "
+            f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.",
+            "",
+            *table,
+            "",
+        ]
+    )
+    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\n"
+    start = text.find(f"## {heading}\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + ("" if end == -1 else text[end + 1 :])
+    with open(path, "w") as f:
+        f.write(text)
