@@ -14,6 +14,7 @@ _HTML_FIXES = [
 ]
 # What `html.unescape` still finds after them in practice.
 _HTML_ENTITIES = [("&lt;", "<"), ("&gt;", ">"), ("&#39;", "'"), ("&#x27;", "'")]
+_HTML_RULES = [(re.escape(old), new.replace("\\", "\\\\"), 1) for old, new in _HTML_FIXES + _HTML_ENTITIES]
 _WORD = r"[\pL\pN_]+"  # Python's `\w`
 # fastai's `[A-Z]+[^a-z\s]*` and `[A-Z][^A-Z\s]*`, longer than one character.
 _ALL_CAPS_CHUNK = r"[A-Z][^a-z\s]+"
@@ -37,15 +38,19 @@ _SPLITS = [
     (r"(^|\s)(" + _ABBREVIATION + r")\.(" + _SUFFIX + r"*(?:\s|$))", r"\1\2" + _KEPT_PERIOD + r"\3", 2),
     (r"(\S)(" + _SUFFIX + r")(\s|$)", r"\1 \2\3", 3),
     (r"(\S)(" + _CLITIC + r")(\s|$)", r"\1 \2\3", 1),
-    (r"(^|\s)(can)(not)(\s|$)", r"\1\2 \3\4", 1),
-    (r"(^|\s)(gon|wan)(na)(\s|$)", r"\1\2 \3\4", 1),
-    (r"(^|\s)(got)(ta)(\s|$)", r"\1\2 \3\4", 1),
-    (r"(^|\s)(y')(all)(\s|$)", r"\1\2 \3\4", 1),
     (r"([\pL0-9])(-|--|—|–)(\pL)", r"\1 \2 \3", 2),
     (r"(\pL)(--|—)(\S)", r"\1 \2 \3", 2),
     (r"([0-9])([-+*^])([0-9-])", r"\1 \2 \3", 2),
     (r"(\pL),(\pL)", r"\1 , \2", 2),
     (r"(\pL)\.([\"“”'’?])", r"\1 . \2", 1),
+]
+# spaCy's special cases for a few words, run only on texts that hold one.
+_RARE_WORDS = r"(?:cannot|gonna|wanna|gotta|y'all)"
+_RARE_SPLITS = [
+    (r"(^|\s)(can)(not)(\s|$)", r"\1\2 \3\4", 1),
+    (r"(^|\s)(gon|wan)(na)(\s|$)", r"\1\2 \3\4", 1),
+    (r"(^|\s)(got)(ta)(\s|$)", r"\1\2 \3\4", 1),
+    (r"(^|\s)(y')(all)(\s|$)", r"\1\2 \3\4", 1),
 ]
 
 
@@ -101,22 +106,23 @@ class WordTokenizer(Tokenizer):
         texts = tf.convert_to_tensor(texts, tf.string)
         if texts.shape.rank == 0:
             texts = texts[tf.newaxis]
-        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        # RE2 matches nothing in invalid UTF-8: only those texts need fixing.
+        texts = _only_where(texts, ~tf.strings.regex_full_match(texts, "(?s).*"), _valid_utf8)
         texts = tf.strings.regex_replace(texts, "\x00", " ")
         texts = self.apply_rules(texts)
         # spaCy splits on spaces only: other whitespace (line breaks, tabs)
         # makes tokens of its own.
         texts = tf.strings.regex_replace(texts, r"([^\S ]+)", r" \1 ")
-        for pattern, rewrite, times in _SPLITS:
-            for _ in range(times):
-                texts = tf.strings.regex_replace(texts, pattern, rewrite)
+        texts = _apply(texts, _SPLITS)
+        rare = tf.strings.regex_full_match(texts, "(?s).*" + _RARE_WORDS + ".*")
+        texts = _only_where(texts, rare, lambda some: _apply(some, _RARE_SPLITS))
         tokens = tf.strings.split(tf.strings.regex_replace(texts, _KEPT_PERIOD, "."), " ")
         return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
 
     def apply_rules(self, texts):
         """fastai's text rules, string to string (before word splitting)."""
-        for old, new in _HTML_FIXES + _HTML_ENTITIES:
-            texts = tf.strings.regex_replace(texts, re.escape(old), new.replace("\\", "\\\\"))
+        html = tf.strings.regex_full_match(texts, r"(?s).*(?:[;<\\@]|\.\.\.).*")
+        texts = _only_where(texts, html, lambda some: _apply(some, _HTML_RULES))
         texts = _replace_rep(texts)
         texts = _replace_wrep(texts)
         texts = tf.strings.regex_replace(texts, r"([/#\\])", r" \1 ")
@@ -129,6 +135,17 @@ class WordTokenizer(Tokenizer):
         config = super().get_config()
         config["add_bos"] = self.add_bos
         return config
+
+
+def _apply(texts, rules):
+    for pattern, rewrite, times in rules:
+        for _ in range(times):
+            texts = tf.strings.regex_replace(texts, pattern, rewrite)
+    return texts
+
+
+def _valid_utf8(texts):
+    return tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
 
 
 def _runs(values, row_ids, same):
@@ -150,36 +167,29 @@ def _only_where(texts, candidates, rewrite):
 def _replace_rep(texts):
     """`(\\S)(\\1{2,})` → ` xxrep n c `: a character repeated 3+ times.
 
-    Works on code points: finds the texts with three equal characters in a
-    row, then the runs in them, then cuts those texts into the pieces between
-    runs and joins them with the markers.
+    Works on code points: the places where three equal characters follow
+    each other give the runs (a run of n makes n - 2 such places in a row);
+    each text is then cut into the pieces between its runs, which are joined
+    with the markers.
     """
     codes = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
     flat, rows = codes.flat_values, codes.value_rowids()
     triple = (flat[2:] == flat[1:-1]) & (flat[2:] == flat[:-2]) & (flat[2:] > 32) & (rows[2:] == rows[:-2])
-    candidates = tf.math.unsorted_segment_max(tf.cast(triple, tf.int32), rows[2:], tf.size(texts)) > 0
-    return _only_where(texts, candidates, _replace_runs)
-
-
-def _replace_runs(texts):
-    codes = tf.strings.unicode_decode(texts, "UTF-8", errors="replace")
-    flat, rows = codes.flat_values, codes.value_rowids()
-    starts, _, lengths = _runs(flat, rows, tf.equal)
-    is_run = starts & (lengths >= 3) & (flat > 32)
-    position = tf.range(tf.size(flat), dtype=tf.int64) - tf.gather(codes.row_starts(), rows)
+    places = tf.where(triple)[:, 0]
+    first = tf.where(tf.concat([tf.ones_like(places[:1], tf.bool), places[1:] != places[:-1] + 1], 0))[:, 0]
+    run_starts = tf.gather(places, first)
+    run_lengths = tf.experimental.numpy.diff(tf.concat([first, [tf.size(places, tf.int64)]], 0)) + 2
+    run_rows = tf.gather(rows, run_starts)
     nrows = tf.size(texts, out_type=tf.int64)
-    run_rows = tf.boolean_mask(rows, is_run)
-    run_starts = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(position, is_run), run_rows, nrows)
-    run_lengths = tf.RaggedTensor.from_value_rowids(
-        tf.cast(tf.boolean_mask(lengths, is_run), tf.int64), run_rows, nrows
+    positions = tf.RaggedTensor.from_value_rowids(
+        run_starts - tf.gather(codes.row_starts(), run_rows), run_rows, nrows
     )
-    run_chars = tf.strings.unicode_encode(tf.boolean_mask(flat, is_run)[:, tf.newaxis], "UTF-8")
-    markers = run_lengths.with_flat_values(
-        " xxrep " + tf.strings.as_string(run_lengths.flat_values) + " " + run_chars + " "
-    )
+    lengths = positions.with_flat_values(run_lengths)
+    run_chars = tf.strings.unicode_encode(tf.gather(flat, run_starts)[:, tf.newaxis], "UTF-8")
+    markers = lengths.with_flat_values(" xxrep " + tf.strings.as_string(run_lengths) + " " + run_chars + " ")
     # Text between runs: from the end of one run (or 0) to the next (or the end).
-    piece_starts = tf.concat([tf.zeros([nrows, 1], tf.int64), run_starts + run_lengths], axis=1)
-    piece_ends = tf.concat([run_starts, codes.row_lengths()[:, tf.newaxis]], axis=1)
+    piece_starts = tf.concat([tf.zeros([nrows, 1], tf.int64), positions + lengths], axis=1)
+    piece_ends = tf.concat([positions, codes.row_lengths()[:, tf.newaxis]], axis=1)
     pieces = tf.strings.substr(
         tf.gather(texts, piece_starts.value_rowids()),
         piece_starts.flat_values,
