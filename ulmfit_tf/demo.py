@@ -45,6 +45,7 @@ def main(argv=None):
     args = parse_args(argv)
     import keras
     import numpy as np
+    import tensorflow as tf
 
     from ulmfit_tf import datasets
     from ulmfit_tf.models import AWDLSTMBackbone
@@ -75,7 +76,11 @@ def main(argv=None):
     print(f"SentencePiece vocabulary: {tokenizer.vocabulary_size} pieces")
     train_data = language_model_dataset(train_texts, tokenizer, args.batch_size, args.bptt, seed=args.seed)
     valid_data = language_model_dataset(valid_texts, tokenizer, args.batch_size, args.bptt, shuffle=False)
+    # A stream's length depends only on the corpus, not on the shuffle:
+    # telling Keras avoids an "input ran out of data" warning at the end.
     steps = sum(1 for _ in train_data)
+    train_data = train_data.apply(tf.data.experimental.assert_cardinality(steps))
+    valid_data = valid_data.apply(tf.data.experimental.assert_cardinality(sum(1 for _ in valid_data)))
 
     backbone = AWDLSTMBackbone(
         vocabulary_size=tokenizer.vocabulary_size,
@@ -94,7 +99,7 @@ def main(argv=None):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    model.fit(train_data, epochs=1, steps_per_epoch=steps, shuffle=False, verbose="auto")
+    model.fit(train_data, epochs=1, shuffle=False, verbose="auto")
     model.reset_state()
     valid_loss, valid_accuracy = model.evaluate(valid_data, verbose=0)
 
