@@ -4,8 +4,11 @@ import sys
 import numpy as np
 import pytest
 
+from tests.conftest import save_and_reload
+
 from ulmfit_tf.convert import from_fastai
 from ulmfit_tf.models import ULMFiTLanguageModel
+from ulmfit_tf.models import ULMFiTTextClassifier
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "fastai_awd_lstm_parity.npz")
 
@@ -115,3 +118,77 @@ def test_bad_inputs():
         from_fastai({}, task="translation")
     with pytest.raises(ValueError, match="Argument `state_dict` must be a mapping"):
         from_fastai(42)
+
+
+@pytest.fixture
+def clas_state(fixture):
+    """The classifier's weights under fastai's own names (`0.module.`, `1.layers.`)."""
+    return {k[len("clas/"):]: v for k, v in fixture.items() if k[len("clas/"):][:2] in ("0.", "1.")}
+
+
+def documents(fixture):
+    ends = np.cumsum(fixture["clas/doc_lengths"])
+    return np.split(fixture["clas/doc_ids"], ends[:-1])
+
+
+def classifier_from(clas_state, fixture, **options):
+    return from_fastai(
+        clas_state, task="classifier", bptt=int(fixture["clas/bptt"]), max_len=int(fixture["clas/max_len"]), **options
+    )
+
+
+def test_classifier_parity_each_document_alone(fixture, clas_state):
+    classifier = classifier_from(clas_state, fixture)
+    assert isinstance(classifier, ULMFiTTextClassifier)
+    assert classifier.num_classes == 3 and classifier.hidden_dims == (50,)
+    logits = np.concatenate([classifier.predict(doc[None, :], verbose=0) for doc in documents(fixture)])
+    np.testing.assert_allclose(logits, fixture["clas/logits"], atol=1e-4)
+
+
+def test_classifier_parity_batched_with_padding(fixture, clas_state):
+    """The four documents (30, 21, 9, 4 tokens) in one batch padded after the text."""
+    classifier = classifier_from(clas_state, fixture)
+    docs = documents(fixture)
+    batch = np.ones((len(docs), max(map(len, docs))), "int32")
+    for row, doc in zip(batch, docs):
+        row[: len(doc)] = doc
+    logits = classifier.predict(batch, verbose=0)
+    np.testing.assert_allclose(logits, fixture["clas/logits"], atol=1e-4)
+    np.testing.assert_allclose(logits, fixture["clas/batch_logits"], atol=1e-4)
+    # Without BPT3C's limit (pooling every token), the long documents differ.
+    everything = classifier_from(clas_state, fixture)
+    everything = ULMFiTTextClassifier.from_config(dict(everything.get_config(), max_len=None))
+    everything.set_weights(classifier.get_weights())
+    assert np.abs(everything.predict(batch, verbose=0)[:2] - logits[:2]).max() > 1e-3
+
+
+def test_classifier_with_vocab_and_labels_takes_raw_strings(fixture, clas_state, tmp_path):
+    vocab = ["xxunk", "xxpad", "xxbos", "xxeos", "xxfld", "xxrep", "xxwrep", "xxup", "xxmaj"]
+    vocab += [f"w{i}" for i in range(300 - len(vocab) - 3)] + ["good", "film", "."]
+    classifier = classifier_from(clas_state, fixture, vocab=vocab, labels=["neg", "neutral", "pos"])
+    assert classifier.label_names == ["neg", "neutral", "pos"]
+    texts = ["Good film.", "w3 w4 film film ."]
+    ids = classifier.preprocessor(texts).to_list()
+    assert ids[0] == [2, 8, 297, 298, 299] and ids[1][0] == 2
+    from_strings = classifier.predict(texts, verbose=0)
+    padded = np.ones((2, 6), "int32")
+    for row, row_ids in zip(padded, ids):
+        row[: len(row_ids)] = row_ids
+    np.testing.assert_allclose(from_strings, classifier.predict(padded, verbose=0), atol=1e-6)
+    reloaded = save_and_reload(classifier, tmp_path)
+    np.testing.assert_allclose(reloaded.predict(texts, verbose=0), from_strings, atol=1e-6)
+    assert reloaded.label_names == ["neg", "neutral", "pos"]
+
+
+def test_classifier_errors(fixture, clas_state):
+    with pytest.raises(ValueError, match="Argument `vocab` must hold one token per embedding row, 300"):
+        classifier_from(clas_state, fixture, vocab=["xxunk", "xxpad"])
+    with pytest.raises(ValueError, match="Argument `label_names` must name each of the 3 classes"):
+        classifier_from(clas_state, fixture, labels=["a", "b"])
+    head_less = {k: v for k, v in clas_state.items() if not k.startswith("1.")}
+    with pytest.raises(ValueError, match="no classifier head"):
+        from_fastai(head_less, task="classifier")
+    broken = dict(clas_state)
+    del broken["1.layers.1.0.running_var"]
+    with pytest.raises(ValueError, match=r"Missing key '1.layers.1.0.running_var'"):
+        from_fastai(broken, task="classifier")

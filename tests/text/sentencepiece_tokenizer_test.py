@@ -95,3 +95,10 @@ def test_feeds_the_language_model_pipeline(tokenizer):
     assert x.shape == (4, 16) and x.dtype == tf.int32
     assert int(tf.reduce_max(x)) < tokenizer.vocabulary_size
     assert 2 in x.numpy()  # xxbos marks where documents begin
+
+
+def test_reverse_gives_backward_ids_and_still_detokenizes(tokenizer):
+    texts = ["The President said.", "", "Markets fell"]
+    backward = SentencePieceTokenizer(tokenizer.proto, reverse=True)
+    assert backward(texts).to_list() == [row[::-1] for row in tokenizer(texts).to_list()]
+    assert backward.detokenize(backward(texts)).numpy().tolist() == [t.encode() for t in texts]

@@ -76,3 +76,21 @@ def test_config_and_options():
     assert restored.add_bos is False
     assert tokens(["Hi there"], add_bos=False) == [["xxmaj", "hi", "there"]]
     assert tokens("One") == [["xxbos", "xxmaj", "one"]]
+
+
+def test_vocabulary_maps_tokens_to_ids_and_round_trips():
+    itos = ["xxunk", "xxpad", "xxbos", "xxeos", "xxfld", "xxrep", "xxwrep", "xxup", "xxmaj", "a", "fine", "film", "."]
+    tokenizer = WordTokenizer(vocabulary=itos)
+    ids = tokenizer(["A fine film.", "A dull film."])
+    assert ids.dtype == tf.int32
+    assert ids.to_list() == [[2, 9, 10, 11, 12], [2, 9, 0, 11, 12]]
+    assert tokenizer.vocabulary_size == 13 and tokenizer.get_vocabulary() == itos
+    restored = WordTokenizer.from_config(tokenizer.get_config())
+    assert restored(["A dull film."]).to_list() == [[2, 9, 0, 11, 12]]
+
+
+def test_reverse_reads_each_text_last_token_first():
+    forward = tokens(["A fine film.", "", "Hi there"])
+    backward = tokens(["A fine film.", "", "Hi there"], reverse=True)
+    assert backward == [row[::-1] for row in forward]
+    assert WordTokenizer.from_config(WordTokenizer(reverse=True).get_config()).reverse

@@ -6,11 +6,15 @@ import re
 import numpy as np
 
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
+from ulmfit_tf.models.presets import CLASSIFIER_DROPOUTS
 from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
 from ulmfit_tf.models.presets import backbone_dropouts
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
+from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
+from ulmfit_tf.text.classification_dataset import PADDING_ID
+from ulmfit_tf.text.word_tokenizer import WordTokenizer
 
-TASKS = ("language_model",)
+TASKS = ("language_model", "classifier")
 
 # Where the encoder's tensors sit in the state dicts that exist: fastai v1/v2
 # language models (`0.`), their classifiers (`0.module.`), bare AWD_LSTM
@@ -25,38 +29,50 @@ _RECURRENT_NAMES = ("rnns.{i}.weight_hh_l0_raw", "rnns.{i}.module.weight_hh_l0_r
 def from_fastai(state_dict, task="language_model", **options):
     """Builds a Keras model holding the weights of a fastai AWD-LSTM.
 
-    The sizes (vocabulary, embedding, hidden units, layers) are read from the
-    tensors. The model computes what the fastai model computes in eval mode:
-    PyTorch's LSTM gates (i, f, g, o) are Keras' (i, f, c, o), so the kernels
-    are the transposed PyTorch weights and the bias is `bias_ih + bias_hh`.
+    The sizes (vocabulary, embedding, hidden units, layers, head) are read
+    from the tensors. The model computes what the fastai model computes in
+    eval mode: PyTorch's LSTM gates (i, f, g, o) are Keras' (i, f, c, o), so
+    the kernels are the transposed PyTorch weights and the bias is
+    `bias_ih + bias_hh`; BatchNorm statistics are loaded as they are.
 
     Args:
         state_dict: The fastai weights: a mapping of parameter name to array
             (numpy or torch), a path to an `.npz` file of the same, or a path
             to a `.pth` file saved by fastai or PyTorch (reading it needs
-            `torch`). Layouts accepted: a saved `language_model_learner`
-            (`0.encoder.weight`, `0.rnns.0.weight_hh_l0_raw`, ...,
-            `1.decoder.weight`, `1.decoder.bias`), a bare `AWD_LSTM` with an
-            optional decoder (`encoder.weight`, ..., `decoder.bias`), and the
-            paper-era fastai 0.7 names (`0.encoder_with_dropout.embed.weight`,
-            `0.rnns.0.module.weight_hh_l0_raw`).
-        task: String, `"language_model"`.
-        **options: Keyword arguments of the model:
-            `stateful` (bool) and `batch_size` (int) for a language model
-            that carries its LSTM state between calls, as fastai's does;
-            `vocab`, fastai's `itos` list, attached as the model's
-            `vocabulary`; `dropout_multiplier` (float, default 1.0); `seed`;
-            and any dropout rate (`embedding_dropout`, ...) to override
-            fastai's `awd_lstm_lm_config` defaults.
+            `torch`). Language model layouts: a saved
+            `language_model_learner` (`0.encoder.weight`,
+            `0.rnns.0.weight_hh_l0_raw`, ..., `1.decoder.weight`,
+            `1.decoder.bias`), a bare `AWD_LSTM` with an optional decoder
+            (`encoder.weight`, ..., `decoder.bias`), and the paper-era
+            fastai 0.7 names (`0.encoder_with_dropout.embed.weight`,
+            `0.rnns.0.module.weight_hh_l0_raw`). Classifier layout: a saved
+            `text_classifier_learner` (`0.module.encoder.weight`, ...,
+            `1.layers.0.0.weight` (BatchNorm), `1.layers.0.2.weight`
+            (Linear), ...).
+        task: String, `"language_model"` or `"classifier"`.
+        **options: Keyword arguments of the model. Both tasks: `vocab`,
+            fastai's `itos` list; `dropout_multiplier` (float, default 1.0);
+            `seed`; any dropout rate (`embedding_dropout`, ...) to override
+            fastai's defaults (`awd_lstm_lm_config`, `awd_lstm_clas_config`).
+            Language model: `stateful` (bool) and `batch_size` (int), to
+            carry the LSTM state between calls as fastai's does; `vocab`
+            becomes the model's `vocabulary`. Classifier: `bptt` (default
+            72) and `max_len` (default 1440), fastai's BPT3C `seq_len` and
+            `max_len`; `labels`, the class names (`learn.dls.vocab[1]`);
+            with `vocab`, the classifier's `preprocessor` is a
+            `WordTokenizer` over that vocabulary, so it takes raw strings.
 
     Returns:
-        A `ULMFiTLanguageModel`.
+        A `ULMFiTLanguageModel`, or a `ULMFiTTextClassifier`.
 
     Example:
 
     ```python
     model = ulmfit_tf.convert.from_fastai("lm.pth", vocab=itos)
     model.predict(token_ids)  # next-token logits, as fastai's
+    classifier = ulmfit_tf.convert.from_fastai(
+        "classifier.pth", task="classifier", vocab=itos, labels=["neg", "pos"]
+    )
     ```
     """
     if task not in TASKS:
@@ -65,30 +81,16 @@ def from_fastai(state_dict, task="language_model", **options):
         )
     weights = _load_state_dict(state_dict)
     encoder = _encoder_tensors(weights)
-    vocabulary_size, embedding_dim = encoder["embedding"][1].shape
-    num_layers = len(encoder["layers"])
-    hidden_dim = (
-        encoder["layers"][0]["recurrent"][1].shape[1]
-        if num_layers > 1
-        else embedding_dim
-    )
-
     options = dict(options)
     vocab = options.pop("vocab", None)
-    dropouts = dict(LANGUAGE_MODEL_DROPOUTS)
+    dropouts = dict(LANGUAGE_MODEL_DROPOUTS if task == "language_model" else CLASSIFIER_DROPOUTS)
     dropouts.update(
         {k: options.pop(k) for k in list(options) if k in dropouts}
     )
-    seed = options.pop("seed", None)
-    backbone = AWDLSTMBackbone(
-        vocabulary_size=int(vocabulary_size),
-        embedding_dim=int(embedding_dim),
-        hidden_dim=int(hidden_dim),
-        num_layers=num_layers,
-        seed=seed,
-        **backbone_dropouts(dropouts),
-        **options,
-    )
+    seed = options.get("seed")
+    if task == "classifier":
+        return _classifier(weights, encoder, vocab, dropouts, options)
+    backbone = _backbone(encoder, dropouts, options)
     model = ULMFiTLanguageModel(
         backbone,
         output_dropout=dropouts["output_dropout"],
@@ -98,6 +100,78 @@ def from_fastai(state_dict, task="language_model", **options):
     _assign_encoder(backbone, encoder)
     _assign_decoder(model, weights, encoder["embedding"])
     return model
+
+
+def _backbone(encoder, dropouts, options):
+    vocabulary_size, embedding_dim = encoder["embedding"][1].shape
+    num_layers = len(encoder["layers"])
+    hidden_dim = (
+        encoder["layers"][0]["recurrent"][1].shape[1]
+        if num_layers > 1
+        else embedding_dim
+    )
+    return AWDLSTMBackbone(
+        vocabulary_size=int(vocabulary_size),
+        embedding_dim=int(embedding_dim),
+        hidden_dim=int(hidden_dim),
+        num_layers=num_layers,
+        **backbone_dropouts(dropouts),
+        **options,
+    )
+
+
+def _classifier(weights, encoder, vocab, dropouts, options):
+    labels = options.pop("labels", None)
+    bptt = options.pop("bptt", 72)
+    max_len = options.pop("max_len", 1440)
+    blocks = []
+    while f"1.layers.{len(blocks)}.2.weight" in weights:
+        block = f"1.layers.{len(blocks)}."
+        blocks.append(
+            {
+                "batch_norm": [
+                    _required(weights, block + "0." + name)
+                    for name in ("weight", "bias", "running_mean", "running_var")
+                ],
+                "dense": _required(weights, block + "2.weight"),
+            }
+        )
+    if not blocks:
+        raise ValueError(
+            "The fastai state dict has no classifier head: expected keys like "
+            "'1.layers.0.0.weight' (BatchNorm) and '1.layers.0.2.weight' (Linear) "
+            "of a `text_classifier_learner`."
+        )
+    units = [int(block["dense"][1].shape[0]) for block in blocks]
+    preprocessor = None
+    if vocab is not None:
+        preprocessor = WordTokenizer(vocabulary=list(vocab))
+        if preprocessor.vocabulary_size != len(encoder["embedding"][1]):
+            raise ValueError(
+                f"Argument `vocab` must hold one token per embedding row, {len(encoder['embedding'][1])} "
+                f"tokens. Received: {preprocessor.vocabulary_size} tokens"
+            )
+    backbone = _backbone(encoder, dropouts, dict(options, padding_id=PADDING_ID))
+    classifier = ULMFiTTextClassifier(
+        backbone,
+        num_classes=units[-1],
+        preprocessor=preprocessor,
+        label_names=labels,
+        bptt=bptt,
+        max_len=max_len,
+        hidden_dims=tuple(units[:-1]),
+        output_dropout=dropouts["output_dropout"],
+        seed=options.get("seed"),
+    )
+    _assign_encoder(backbone, encoder)
+    for block, batch_norm, dense in zip(blocks, classifier.head.batch_norms, classifier.head.denses):
+        for variable, (key, value) in zip(
+            (batch_norm.gamma, batch_norm.beta, batch_norm.moving_mean, batch_norm.moving_variance),
+            block["batch_norm"],
+        ):
+            _assign(variable, key, value)
+        _assign(dense.kernel, *block["dense"], transpose=True)
+    return classifier
 
 
 def _load_state_dict(state_dict):

@@ -1,5 +1,7 @@
+from ulmfit_tf.layers.concat_pooling import ConcatPooling
 from ulmfit_tf.layers.embedding_dropout import EmbeddingDropout
+from ulmfit_tf.layers.pooling_classifier_head import PoolingClassifierHead
 from ulmfit_tf.layers.rnn_dropout import RNNDropout
 from ulmfit_tf.layers.weight_drop_lstm import WeightDropLSTM
 
-__all__ = ["EmbeddingDropout", "RNNDropout", "WeightDropLSTM"]
+__all__ = ["ConcatPooling", "EmbeddingDropout", "PoolingClassifierHead", "RNNDropout", "WeightDropLSTM"]

@@ -3,6 +3,7 @@ from ulmfit_tf.models.presets import CLASSIFIER_DROPOUTS
 from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
 from ulmfit_tf.models.ulmfit_language_model import ActivationRegularization
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
+from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
 
 __all__ = [
     "AWDLSTMBackbone",
@@ -10,4 +11,5 @@ __all__ = [
     "CLASSIFIER_DROPOUTS",
     "LANGUAGE_MODEL_DROPOUTS",
     "ULMFiTLanguageModel",
+    "ULMFiTTextClassifier",
 ]

@@ -196,6 +196,34 @@ class AWDLSTMBackbone(keras.Model):
             if lstm.stateful:
                 lstm.reset_state()
 
+    def encoder_variables(self):
+        """The embedding and LSTM variables, in a fixed order."""
+        variables = [self.token_embedding.embeddings]
+        for lstm in self.lstm_layers:
+            variables += [lstm.cell.kernel, lstm.cell.recurrent_kernel, lstm.cell.bias]
+        return variables
+
+    def set_encoder_weights(self, source):
+        """Copies the weights of another backbone of the same sizes.
+
+        Dropout rates, padding and statefulness may differ: this is how a
+        stateful language model's encoder moves into a classifier, or into a
+        language model with another batch size.
+
+        Args:
+            source: An `AWDLSTMBackbone` with the same vocabulary size,
+                embedding and hidden dims and number of layers.
+        """
+        sizes = ("vocabulary_size", "embedding_dim", "hidden_dim", "num_layers")
+        mine = {name: getattr(self, name) for name in sizes}
+        theirs = {name: getattr(source, name, None) for name in sizes}
+        if mine != theirs:
+            raise ValueError(
+                f"Argument `source` must be an AWDLSTMBackbone of the same sizes {mine}. Received: sizes {theirs}"
+            )
+        for target, value in zip(self.encoder_variables(), source.encoder_variables()):
+            target.assign(value)
+
     def get_config(self):
         return {
             "name": self.name,

@@ -136,7 +136,11 @@ def classification_dataset(
     # Batches leave the buckets in an order set by the shuffle; shuffle them
     # once more so that long and short batches mix.
     dataset = dataset.shuffle(64, seed=seed, reshuffle_each_iteration=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # The batch count does not depend on the shuffle; telling tf.data lets
+    # Keras show progress and end epochs without an "ran out of data" warning.
+    per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
+    batches = int(np.sum(-(-per_bucket // batch_size)))
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
 
 
 def tokenize_all(texts, tokenizer, batch_size=1024):

@@ -7,6 +7,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from ulmfit_tf.text.tokenizer import Tokenizer
+from ulmfit_tf.text.tokenizer import reverse_rows
 
 SPECIAL_TOKENS = ("xxunk", "xxpad", "xxbos", "xxeos")
 UNKNOWN_ID, PADDING_ID, BOS_ID, EOS_ID = range(4)
@@ -37,6 +38,8 @@ class SentencePieceTokenizer(Tokenizer):
             model is being loaded.
         add_bos: Boolean, prepend `xxbos`. Defaults to `True`.
         add_eos: Boolean, append `xxeos`. Defaults to `False`.
+        reverse: Boolean, each text's ids last to first (backward models).
+            Defaults to `False`.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
@@ -57,8 +60,8 @@ class SentencePieceTokenizer(Tokenizer):
         - [Eisenschlos et al., 2019 (MultiFiT)](https://arxiv.org/abs/1909.04761)
     """
 
-    def __init__(self, proto=None, add_bos=True, add_eos=False, **kwargs):
-        super().__init__(dtype="int32", **kwargs)
+    def __init__(self, proto=None, add_bos=True, add_eos=False, reverse=False, **kwargs):
+        super().__init__(dtype="int32", reverse=reverse, **kwargs)
         self.add_bos = add_bos
         self.add_eos = add_eos
         self.proto = None
@@ -152,6 +155,8 @@ class SentencePieceTokenizer(Tokenizer):
         self._check_proto()
         if not isinstance(ids, tf.RaggedTensor):
             ids = tf.ragged.constant(ids) if isinstance(ids, list) else tf.RaggedTensor.from_tensor(ids)
+        if self.reverse:
+            ids = reverse_rows(ids)
         ids = tf.ragged.boolean_mask(ids, ids >= len(SPECIAL_TOKENS))
         return self._tokenizer.detokenize(tf.cast(ids, tf.int32))
 

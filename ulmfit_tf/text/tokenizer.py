@@ -7,14 +7,18 @@ class Tokenizer(keras.layers.Layer):
 
     Subclasses implement `tokenize(texts)`. Calling the layer accepts Python
     strings and lists as well as tensors, in eager mode and in `tf.data`.
+    With `reverse=True` every text's tokens come out last to first, which is
+    how the paper's backward language models and classifiers read text.
 
     Args:
         dtype: The dtype of the tokens (`"int32"` ids or `"string"`).
+        reverse: Boolean, reverse each text's tokens. Defaults to `False`.
         **kwargs: Base layer keyword arguments, such as `name`.
     """
 
-    def __init__(self, dtype, **kwargs):
+    def __init__(self, dtype, reverse=False, **kwargs):
         super().__init__(trainable=False, dtype=dtype, **kwargs)
+        self.reverse = reverse
 
     def __call__(self, inputs, *args, **kwargs):
         if not isinstance(inputs, (tf.Tensor, tf.RaggedTensor, keras.KerasTensor)):
@@ -22,7 +26,8 @@ class Tokenizer(keras.layers.Layer):
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs):
-        return self.tokenize(inputs)
+        tokens = self.tokenize(inputs)
+        return reverse_rows(tokens) if self.reverse else tokens
 
     def tokenize(self, texts):
         raise NotImplementedError(f"{type(self).__name__} must implement `tokenize`.")
@@ -32,4 +37,14 @@ class Tokenizer(keras.layers.Layer):
         # Fixed by the class, not by the caller.
         for key in ("trainable", "dtype"):
             config.pop(key, None)
+        config["reverse"] = self.reverse
         return config
+
+
+def reverse_rows(tokens):
+    """Each row of a `tf.RaggedTensor`, last token first."""
+    starts = tokens.row_starts()
+    limits = tokens.row_limits()
+    rows = tokens.value_rowids()
+    index = tf.gather(starts, rows) + tf.gather(limits, rows) - 1 - tf.range(tf.size(rows, out_type=rows.dtype))
+    return tokens.with_flat_values(tf.gather(tokens.flat_values, index))

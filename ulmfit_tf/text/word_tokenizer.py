@@ -5,6 +5,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from ulmfit_tf.text.tokenizer import Tokenizer
+from ulmfit_tf.text.vocabulary import Vocabulary
 
 # fastai's `fix_html` replacements, in fastai's order.
 _HTML_FIXES = [
@@ -82,15 +83,24 @@ class WordTokenizer(Tokenizer):
     letters); HTML entities other than those fastai's `fix_html` handles and
     `&lt;`, `&gt;`, `&#39;` are left as they are.
 
+    Given a `vocabulary` (fastai's `itos` list or a `Vocabulary`), the
+    tokenizer maps the tokens to ids as well, so it can feed a model (and
+    be its `preprocessor`) directly.
+
     Args:
         add_bos: Boolean, start every text with `xxbos`. Defaults to `True`.
+        vocabulary: Optional list of tokens (the token of each id, `xxunk`
+            first) or `Vocabulary`. If set, the tokenizer returns ids.
+        reverse: Boolean, each text's tokens last to first (backward
+            models). Defaults to `False`.
         **kwargs: Base layer keyword arguments, such as `name`.
 
     Call arguments:
         inputs: String tensor of texts, shape `(batch,)`, or a Python list.
 
     Returns:
-        A `tf.RaggedTensor` of token strings, shape `(batch, None)`.
+        A `tf.RaggedTensor` of shape `(batch, None)`: token strings, or
+        int32 ids when a `vocabulary` is set.
 
     Example:
 
@@ -98,9 +108,21 @@ class WordTokenizer(Tokenizer):
     [[b'xxbos', b'i', b'xxup', b'love', b'this', b'movie', b'xxrep', b'4', b'!']]
     """
 
-    def __init__(self, add_bos=True, **kwargs):
-        super().__init__(dtype="string", **kwargs)
+    def __init__(self, add_bos=True, vocabulary=None, reverse=False, **kwargs):
+        super().__init__(dtype="string" if vocabulary is None else "int32", reverse=reverse, **kwargs)
         self.add_bos = add_bos
+        self.vocabulary = None
+        if vocabulary is not None:
+            if not isinstance(vocabulary, Vocabulary):
+                vocabulary = Vocabulary(vocabulary, name="vocabulary")
+            self.vocabulary = vocabulary
+            self.vocabulary_size = vocabulary.size
+
+    def get_vocabulary(self):
+        """The token of each id, when a `vocabulary` is set."""
+        if self.vocabulary is None:
+            raise ValueError("This WordTokenizer has no vocabulary; pass `vocabulary=` to map tokens to ids.")
+        return list(self.vocabulary.tokens)
 
     def tokenize(self, texts):
         texts = tf.convert_to_tensor(texts, tf.string)
@@ -117,7 +139,8 @@ class WordTokenizer(Tokenizer):
         rare = tf.strings.regex_full_match(texts, "(?s).*" + _RARE_WORDS + ".*")
         texts = _only_where(texts, rare, lambda some: _apply(some, _RARE_SPLITS))
         tokens = tf.strings.split(tf.strings.regex_replace(texts, _KEPT_PERIOD, "."), " ")
-        return tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+        tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+        return tokens if self.vocabulary is None else self.vocabulary(tokens)
 
     def apply_rules(self, texts):
         """fastai's text rules, string to string (before word splitting)."""
@@ -134,6 +157,7 @@ class WordTokenizer(Tokenizer):
     def get_config(self):
         config = super().get_config()
         config["add_bos"] = self.add_bos
+        config["vocabulary"] = None if self.vocabulary is None else self.vocabulary.tokens
         return config
 
 
