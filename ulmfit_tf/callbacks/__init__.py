@@ -1,7 +1,8 @@
+from ulmfit_tf.callbacks.epoch_checkpoint import EpochCheckpoint
 from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing
 from ulmfit_tf.callbacks.gradual_unfreezing import freeze_to
 from ulmfit_tf.callbacks.lr_finder import LRFinder
 from ulmfit_tf.callbacks.lr_finder import LRFindResult
 from ulmfit_tf.callbacks.lr_finder import lr_find
 
-__all__ = ["GradualUnfreezing", "LRFindResult", "LRFinder", "freeze_to", "lr_find"]
+__all__ = ["EpochCheckpoint", "GradualUnfreezing", "LRFindResult", "LRFinder", "freeze_to", "lr_find"]

@@ -103,7 +103,11 @@ class ULMFiTLanguageModel(keras.Model):
         tar_beta: Float, weight of temporal activation regularization.
             Defaults to `1.0`.
         vocabulary: Optional list of `vocabulary_size` strings, the token of
-            each id (fastai's `itos`). Saved with the model.
+            each id (fastai's `itos`). Saved with the model. Defaults to the
+            preprocessor's vocabulary.
+        preprocessor: Optional tokenizer from strings to ids (e.g.
+            `SentencePieceTokenizer`), saved with the model so that the
+            later stages tokenize text exactly as this model was trained.
         seed: Optional integer, seed of the output dropout.
         **kwargs: Base model keyword arguments, such as `name`.
 
@@ -133,9 +137,12 @@ class ULMFiTLanguageModel(keras.Model):
         ar_alpha=2.0,
         tar_beta=1.0,
         vocabulary=None,
+        preprocessor=None,
         seed=None,
         **kwargs,
     ):
+        if vocabulary is None and preprocessor is not None:
+            vocabulary = preprocessor.get_vocabulary()
         if not isinstance(backbone, AWDLSTMBackbone):
             raise ValueError(
                 "Argument `backbone` must be an `AWDLSTMBackbone`. "
@@ -152,6 +159,7 @@ class ULMFiTLanguageModel(keras.Model):
 
         # === Layers ===
         self.backbone = backbone
+        self.preprocessor = preprocessor
         self.output_dropout_layer = RNNDropout(
             output_dropout * backbone.dropout_multiplier,
             seed=seed,
@@ -202,13 +210,16 @@ class ULMFiTLanguageModel(keras.Model):
             "ar_alpha": self.ar_alpha,
             "tar_beta": self.tar_beta,
             "vocabulary": self.vocabulary,
+            "preprocessor": None
+            if self.preprocessor is None
+            else keras.saving.serialize_keras_object(self.preprocessor),
             "seed": self.seed,
         }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(
-            config["backbone"], custom_objects=custom_objects
-        )
+        for key in ("backbone", "preprocessor"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)

@@ -19,6 +19,7 @@ class Tokenizer(keras.layers.Layer):
     def __init__(self, dtype, reverse=False, **kwargs):
         super().__init__(trainable=False, dtype=dtype, **kwargs)
         self.reverse = reverse
+        self.built = True  # no weights to build
 
     def __call__(self, inputs, *args, **kwargs):
         if not isinstance(inputs, (tf.Tensor, tf.RaggedTensor, keras.KerasTensor)):

@@ -46,6 +46,7 @@ class Vocabulary(keras.layers.Layer):
                 f"(id 0, as in fastai). Received: tokens={tokens[:5]}"
             )
         self.tokens = tokens
+        self.built = True  # no weights to build
         first_ids = {}
         for index, token in enumerate(tokens):
             first_ids.setdefault(token, index)

@@ -1,0 +1,173 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from ulmfit_tf import datasets
+from ulmfit_tf import stages
+from ulmfit_tf.models import ULMFiTLanguageModel
+
+TINY = dict(vocabulary_size=200, embedding_dim=8, hidden_dim=16, num_layers=2, batch_size=8, bptt=16, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    data = datasets.load_rotten_tomatoes()
+    return {
+        "train": (data["train"]["texts"][:160], [data["label_names"][i] for i in data["train"]["labels"][:160]]),
+        "test": (data["test"]["texts"][:64], [data["label_names"][i] for i in data["test"]["labels"][:64]]),
+        "unlabelled": data["plot_summaries"][:40],
+    }
+
+
+@pytest.fixture(scope="module")
+def language_model():
+    news = [a["text"] for a in datasets.load_news_articles()[:40]]
+    keras.utils.set_random_seed(0)
+    return stages.pretrain_language_model(news[:36], news[36:], seed=0, **TINY)
+
+
+def weights_of(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def test_three_stages_evaluate_and_predict(language_model, reviews, tmp_path):
+    history = language_model.history.history
+    assert set(history) >= {"loss", "val_loss"} and np.isfinite(history["val_loss"][-1])
+    before = weights_of(language_model)
+    texts, labels = reviews["train"]
+    tuned = stages.finetune_language_model(
+        language_model, texts + reviews["unlabelled"], texts[:40], batch_size=8, bptt=16, verbose=0
+    )
+    for a, b in zip(before, weights_of(language_model)):
+        np.testing.assert_array_equal(a, b)  # the source is left as it was
+    assert tuned.preprocessor is language_model.preprocessor
+    assert not np.allclose(tuned.backbone.token_embedding.embeddings.numpy(), before[0])
+    classifier = stages.fit_classifier(tuned, texts, labels, validation=reviews["test"], batch_size=16, epochs=2, verbose=0)
+    assert classifier.label_names == ["fresh", "rotten"]
+    assert classifier.history.history["trainable_groups"] == [1, 2]
+    metrics = stages.evaluate(classifier, *reviews["test"])
+    assert metrics["count"] == 64 and 0 <= metrics["accuracy"] <= 1
+    assert metrics["error"] == pytest.approx(100 * (1 - metrics["accuracy"]))
+    assert metrics["accuracy"] == pytest.approx(classifier.history.history["val_accuracy"][-1], abs=1e-6)
+    predicted, probabilities = stages.predict(classifier, ["A triumph.", "", "x" * 5000])
+    assert set(predicted) <= {"fresh", "rotten"} and probabilities.shape == (3, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_backward_model_and_ensemble(language_model, reviews):
+    texts, labels = reviews["train"]
+    news = [a["text"] for a in datasets.load_news_articles()[:40]]
+    backward_lm = stages.pretrain_language_model(
+        news, tokenizer=language_model.preprocessor, backwards=True, seed=1, **dict(TINY, vocabulary_size=None)
+    )
+    assert backward_lm.preprocessor.reverse and not language_model.preprocessor.reverse
+    sample = ["A fine, moving film."]
+    assert backward_lm.preprocessor(sample).to_list()[0] == language_model.preprocessor(sample).to_list()[0][::-1]
+    forward = stages.fit_classifier(language_model, texts, labels, batch_size=16, epochs=1, verbose=0)
+    backward = stages.fit_classifier(backward_lm, texts, labels, batch_size=16, epochs=1, verbose=0)
+    _, p_forward = stages.predict(forward, texts[:8])
+    _, p_backward = stages.predict(backward, texts[:8])
+    _, p_both = stages.predict([forward, backward], texts[:8])
+    np.testing.assert_allclose(p_both, (p_forward + p_backward) / 2, rtol=1e-5)
+
+
+def test_same_seed_same_weights(language_model, reviews):
+    texts, labels = reviews["train"]
+    runs = [
+        stages.fit_classifier(language_model, texts[:64], labels[:64], batch_size=16, epochs=2, seed=5, verbose=0)
+        for _ in range(2)
+    ]
+    for a, b in zip(weights_of(runs[0]), weights_of(runs[1])):
+        np.testing.assert_array_equal(a, b)
+
+
+RESUME_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import keras, numpy as np
+    from ulmfit_tf import datasets, stages
+    model_path, checkpoint_dir, output, kill = sys.argv[1:5]
+    data = datasets.load_rotten_tomatoes()
+    texts = data["train"]["texts"][:96]
+    labels = [data["label_names"][i] for i in data["train"]["labels"][:96]]
+    language_model = keras.saving.load_model(model_path)
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+        def on_train_batch_end(self, batch, logs=None):
+            if kill == "yes" and self.epoch == 2 and batch == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    classifier = stages.fit_classifier(
+        language_model, texts, labels, batch_size=16, epochs=4, seed=3,
+        checkpoint_dir=None if checkpoint_dir == "-" else checkpoint_dir, callbacks=[Kill()], verbose=0,
+    )
+    np.savez(output, *classifier.get_weights())
+    """
+)
+
+
+def test_killed_run_resumes_to_the_same_weights(language_model, tmp_path):
+    model_path = str(tmp_path / "lm.keras")
+    language_model.save(model_path)
+    script = tmp_path / "train.py"
+    script.write_text(RESUME_SCRIPT)
+    checkpoints = str(tmp_path / "checkpoints")
+
+    def run(checkpoint_dir, output, kill):
+        return subprocess.run(
+            [sys.executable, str(script), model_path, checkpoint_dir, str(tmp_path / output), kill],
+            capture_output=True, text=True, timeout=600,
+        )
+
+    killed = run(checkpoints, "killed.npz", "yes")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert sorted(os.listdir(checkpoints)) == ["epoch_0002"]  # epochs 1 and 2 done, the third cut short
+    resumed = run(checkpoints, "resumed.npz", "no")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert sorted(os.listdir(checkpoints)) == ["epoch_0004"]
+    straight = run("-", "straight.npz", "no")
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    with np.load(tmp_path / "resumed.npz") as a, np.load(tmp_path / "straight.npz") as b:
+        assert len(a.files) == len(b.files) > 0
+        for key in a.files:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_nan_loss_stops_with_a_clear_message(language_model, reviews, tmp_path):
+    texts, labels = reviews["train"]
+
+    class Poison(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 3:
+                kernel = self.model.head.denses[-1].kernel
+                kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+    with pytest.raises(stages.TrainingDiverged, match=r"Training stopped at epoch 1: the loss became nan.*Lower the learning rate"):
+        stages.fit_classifier(
+            language_model, texts, labels, batch_size=16, epochs=2, callbacks=[Poison()],
+            checkpoint_dir=tmp_path / "ckpt", verbose=0,
+        )
+    assert not os.path.exists(tmp_path / "ckpt" / "epoch_0001")
+
+
+def test_bad_inputs(language_model, reviews):
+    texts, labels = reviews["train"]
+    with pytest.raises(ValueError, match="must have the same length. Received: 160 texts and 3 labels"):
+        stages.fit_classifier(language_model, texts, labels[:3], verbose=0)
+    with pytest.raises(ValueError, match="The texts are empty"):
+        stages.fit_classifier(language_model, [], [], verbose=0)
+    bare = ULMFiTLanguageModel(language_model.backbone)
+    with pytest.raises(ValueError, match="must carry its tokenizer"):
+        stages.finetune_language_model(bare, texts, verbose=0)
+    with pytest.raises(ValueError, match=r"The texts are too short for one batch: \d+ tokens"):
+        stages.finetune_language_model(language_model, ["Too short."], batch_size=8, bptt=16, verbose=0)
+    with pytest.raises(ValueError, match="not one of the known labels"):
+        stages.fit_classifier(language_model, texts, labels, validation=(texts[:2], ["fresh", "meh"]), verbose=0)

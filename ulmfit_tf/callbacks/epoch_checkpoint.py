@@ -1,0 +1,103 @@
+import json
+import math
+import os
+import shutil
+
+import keras
+import numpy as np
+
+WEIGHTS_FILENAME = "model.weights.h5"
+STATE_FILENAME = "state.json"
+_PREFIX = "epoch_"
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves everything a run needs to resume, atomically, after each epoch.
+
+    At the end of every epoch with a finite loss, the model's weights, the
+    optimizer's state (slots, step count: the learning-rate schedule goes on
+    where it was) and the state of every dropout seed generator are written
+    to a new folder, which is then renamed into place in one step: a run
+    killed at any moment leaves either the previous checkpoint or the new
+    one, never a half-written file. Only the latest checkpoint is kept.
+
+    `restore()` loads the latest checkpoint into a model compiled like the
+    one that wrote it and returns the number of epochs it completed: pass
+    it to `fit(initial_epoch=...)`. If each epoch's data order is fixed by
+    the seed and the epoch number (the stages build each epoch's dataset
+    with `seed + epoch`; a reshuffling `tf.data` pipeline would restart its
+    sequence of orders), the resumed run ends with the same weights as a
+    run that was never interrupted.
+
+    Args:
+        directory: String, the folder of the checkpoints.
+
+    Example:
+
+    ```python
+    checkpoint = EpochCheckpoint("runs/classifier/checkpoints")
+    initial_epoch = checkpoint.restore(model)
+    model.fit(train_data, epochs=5, initial_epoch=initial_epoch, callbacks=[checkpoint])
+    ```
+    """
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = os.fspath(directory)
+
+    def latest(self):
+        """The path of the latest complete checkpoint, or `None`."""
+        if not os.path.isdir(self.directory):
+            return None
+        epochs = [
+            int(name[len(_PREFIX) :])
+            for name in os.listdir(self.directory)
+            if name.startswith(_PREFIX) and name[len(_PREFIX) :].isdigit()
+        ]
+        return os.path.join(self.directory, f"{_PREFIX}{max(epochs):04d}") if epochs else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            return
+        os.makedirs(self.directory, exist_ok=True)
+        final = os.path.join(self.directory, f"{_PREFIX}{epoch + 1:04d}")
+        partial = final + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        os.makedirs(partial)
+        self.model.save_weights(os.path.join(partial, WEIGHTS_FILENAME))
+        state = {
+            "epochs_completed": epoch + 1,
+            "seed_generators": [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)],
+        }
+        with open(os.path.join(partial, STATE_FILENAME), "w") as f:
+            json.dump(state, f)
+        previous = self.latest()
+        os.replace(partial, final)
+        if previous is not None and previous != final:
+            shutil.rmtree(previous, ignore_errors=True)
+
+    def restore(self, model):
+        """Loads the latest checkpoint into `model`; returns the epochs it completed (0 if none)."""
+        path = self.latest()
+        if path is None:
+            return 0
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(path, WEIGHTS_FILENAME))
+        with open(os.path.join(path, STATE_FILENAME)) as f:
+            state = json.load(f)
+        variables = _seed_states(model)
+        if len(variables) != len(state["seed_generators"]):
+            raise ValueError(
+                f"The checkpoint {path!r} was written by a different model "
+                f"({len(state['seed_generators'])} dropout seeds, this model has {len(variables)})."
+            )
+        for variable, value in zip(variables, state["seed_generators"]):
+            variable.assign(np.asarray(value, variable.dtype))
+        return int(state["epochs_completed"])
+
+
+def _seed_states(model):
+    # Their paths are not unique; the model's variable order is fixed.
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]

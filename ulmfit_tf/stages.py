@@ -1,0 +1,494 @@
+"""The three ULMFiT stages, each a thin composition of Keras objects.
+
+`pretrain_language_model` → `finetune_language_model` → `fit_classifier`,
+then `evaluate` and `predict`. Each stage builds the model, a
+`tf.data` pipeline, an optimizer (`DiscriminativeOptimizer` around AdamW
+under `SlantedTriangularLR`) and callbacks (`GradualUnfreezing`,
+`EpochCheckpoint`, `TerminateOnNaN`), and calls `model.fit`: there is no
+training loop of our own, and every object can be used on its own.
+
+Every stage takes `checkpoint_dir`: a checkpoint is written atomically after
+each epoch, and calling the stage again with the same arguments resumes
+from it and ends with the same weights as an uninterrupted run. `seed`
+makes runs reproducible. `backwards=True` trains on reversed text (the
+paper's backward models); `predict` and `evaluate` average the
+probabilities of several classifiers (forward + backward ensemble).
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ulmfit_tf.callbacks.epoch_checkpoint import EpochCheckpoint
+from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing
+from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
+from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
+from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
+from ulmfit_tf.optimizers.discriminative import DiscriminativeOptimizer
+from ulmfit_tf.schedules.slanted_triangular import SlantedTriangularLR
+from ulmfit_tf.text.classification_dataset import classification_dataset
+from ulmfit_tf.text.classification_dataset import encode_labels
+from ulmfit_tf.text.language_model_dataset import language_model_dataset
+from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the run stopped."""
+
+
+def pretrain_language_model(
+    texts,
+    validation_texts=None,
+    tokenizer=None,
+    vocabulary_size=15000,
+    embedding_dim=400,
+    hidden_dim=1152,
+    num_layers=3,
+    dropout_multiplier=1.0,
+    batch_size=64,
+    bptt=72,
+    epochs=1,
+    learning_rate=5e-3,
+    weight_decay=0.01,
+    backwards=False,
+    checkpoint_dir=None,
+    seed=0,
+    callbacks=(),
+    verbose="auto",
+):
+    """Stage 1: trains an AWD-LSTM language model on general-domain text.
+
+    The language model is stateful, as fastai's: the texts form one stream
+    laid out in `batch_size` rows, read `bptt` tokens at a time, and the
+    LSTM state is carried from batch to batch (reset at each epoch and
+    around validation). AdamW (betas 0.8, 0.99, gradient norm clipped at
+    0.4) under slanted triangular rates peaking at `learning_rate`.
+
+    Args:
+        texts: List of strings, the training corpus.
+        validation_texts: Optional list of strings, for validation loss.
+        tokenizer: Optional tokenizer giving ids. Defaults to a
+            `SentencePieceTokenizer` of `vocabulary_size` pieces trained on
+            `texts`.
+        vocabulary_size: Integer, pieces of the SentencePiece model trained
+            when no `tokenizer` is given.
+        embedding_dim, hidden_dim, num_layers, dropout_multiplier: The
+            `AWDLSTMBackbone`'s sizes and dropout scale.
+        batch_size: Integer, rows of the stream.
+        bptt: Integer, tokens per window.
+        epochs: Integer, passes over `texts`.
+        learning_rate: Float, the schedule's peak.
+        weight_decay: Float, AdamW's decoupled weight decay (fastai 0.01).
+        backwards: Boolean, train on reversed text.
+        checkpoint_dir: Optional folder for per-epoch checkpoints (resumed
+            from when present).
+        seed: Integer, seeds weights, dropout and data order.
+        callbacks: More Keras callbacks.
+        verbose: Keras' `fit` verbosity.
+
+    Returns:
+        The `ULMFiTLanguageModel`, with the tokenizer as its `preprocessor`
+        and the Keras `History` as its `history`.
+    """
+    keras.utils.set_random_seed(seed)
+    if tokenizer is None:
+        tokenizer = SentencePieceTokenizer.train(_nonempty(texts, "texts"), vocabulary_size=vocabulary_size, seed=seed)
+    tokenizer = with_direction(tokenizer, backwards)
+    backbone = AWDLSTMBackbone(
+        vocabulary_size=tokenizer.vocabulary_size,
+        embedding_dim=embedding_dim,
+        hidden_dim=hidden_dim,
+        num_layers=num_layers,
+        dropout_multiplier=dropout_multiplier,
+        stateful=True,
+        batch_size=batch_size,
+        seed=seed,
+    )
+    model = ULMFiTLanguageModel(backbone, preprocessor=tokenizer, seed=seed)
+    return _fit_language_model(
+        model, texts, validation_texts, None, batch_size, bptt, epochs, learning_rate, weight_decay,
+        checkpoint_dir, seed, callbacks, verbose,
+    )
+
+
+def finetune_language_model(
+    language_model,
+    texts,
+    validation_texts=None,
+    batch_size=64,
+    bptt=72,
+    epochs=1,
+    learning_rate=4e-3,
+    factor=2.6,
+    weight_decay=0.01,
+    dropout_multiplier=None,
+    checkpoint_dir=None,
+    seed=0,
+    callbacks=(),
+    verbose="auto",
+):
+    """Stage 2: fine-tunes a language model on the target task's texts.
+
+    The paper's recipe: discriminative fine-tuning (each layer group below
+    the top trains at the rate above it divided by `factor`) and slanted
+    triangular rates peaking at `learning_rate` (0.004 in the paper). The
+    model is rebuilt for this stage's batch size with the source's weights;
+    the source is left unchanged.
+
+    Args:
+        language_model: A `ULMFiTLanguageModel` with a `preprocessor`
+            (as `pretrain_language_model` returns, or loaded from a file).
+        texts: List of strings, the target task's texts (labelled or not).
+        validation_texts: Optional list of strings.
+        batch_size, bptt, epochs, learning_rate, weight_decay: As in
+            `pretrain_language_model`.
+        factor: Float, the discriminative factor (2.6).
+        dropout_multiplier: Optional float; defaults to the source's.
+        checkpoint_dir, seed, callbacks, verbose: As in
+            `pretrain_language_model`.
+
+    Returns:
+        The fine-tuned `ULMFiTLanguageModel` (its `history` set).
+    """
+    keras.utils.set_random_seed(seed)
+    source = _language_model(language_model)
+    backbone = source.backbone
+    new_backbone = AWDLSTMBackbone.from_config(
+        dict(
+            backbone.get_config(),
+            stateful=True,
+            batch_size=batch_size,
+            seed=seed,
+            dropout_multiplier=backbone.dropout_multiplier if dropout_multiplier is None else dropout_multiplier,
+        )
+    )
+    model = ULMFiTLanguageModel(
+        new_backbone,
+        output_dropout=source.output_dropout,
+        ar_alpha=source.ar_alpha,
+        tar_beta=source.tar_beta,
+        vocabulary=source.vocabulary,
+        preprocessor=source.preprocessor,
+        seed=seed,
+    )
+    model.backbone.set_encoder_weights(backbone)
+    model.decoder_bias.bias.assign(source.decoder_bias.bias)
+    return _fit_language_model(
+        model, texts, validation_texts, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
+        checkpoint_dir, seed, callbacks, verbose,
+    )
+
+
+def fit_classifier(
+    language_model,
+    texts,
+    labels,
+    validation=None,
+    label_names=None,
+    problem_type="single_label",
+    batch_size=64,
+    epochs=5,
+    learning_rate=1e-2,
+    factor=2.6,
+    gradual_unfreezing=True,
+    slanted_triangular=True,
+    weight_decay=0.01,
+    bptt=72,
+    max_len=1440,
+    dropout_multiplier=None,
+    checkpoint_dir=None,
+    seed=0,
+    callbacks=(),
+    verbose="auto",
+):
+    """Stage 3: trains a text classifier on the fine-tuned encoder.
+
+    fastai's default recipe out of the box: the classifier's encoder starts
+    from `language_model`'s; only the head trains in epoch 1, the top two
+    groups in epoch 2, three in epoch 3 and all from epoch 4 on
+    (`GradualUnfreezing(schedule=[1, 2, 3, 5])`); discriminative rates with
+    `factor` 2.6; one slanted triangular schedule peaking at `learning_rate`
+    (0.01) over all epochs; AdamW with betas (0.7, 0.99). Each switch turns
+    one of these off, for the paper's ablations.
+
+    Args:
+        language_model: A `ULMFiTLanguageModel` with a `preprocessor`; an
+            untrained one gives the from-scratch baseline.
+        texts: List of strings.
+        labels: One label per text: class names or ids (lists of them for
+            `multi_label`, floats for `regression`).
+        validation: Optional `(texts, labels)`.
+        label_names: Optional list of class names in id order. Defaults to
+            the sorted labels seen.
+        problem_type: `"single_label"`, `"multi_label"` or `"regression"`.
+        batch_size: Integer, texts per batch (batched by length).
+        epochs: Integer. Defaults to `5` (fastai's recipe).
+        learning_rate: Float, peak rate of the top group.
+        factor: Float, discriminative factor; `1` trains all groups alike.
+        gradual_unfreezing: Boolean; `False` trains all groups from the
+            start.
+        slanted_triangular: Boolean; `False` keeps `learning_rate` constant.
+        weight_decay: Float, AdamW's decoupled weight decay.
+        bptt: Integer, BPT3C chunk length (72).
+        max_len: Integer, pooled tokens at the end of each text (1440).
+        dropout_multiplier: Optional float; defaults to the language
+            model's.
+        checkpoint_dir, seed, callbacks, verbose: As in
+            `pretrain_language_model`.
+
+    Returns:
+        The `ULMFiTTextClassifier`, its `preprocessor` the language model's
+        and its `history` set.
+    """
+    keras.utils.set_random_seed(seed)
+    source = _language_model(language_model)
+    texts = _nonempty(texts, "texts")
+    if len(labels) != len(texts):
+        raise ValueError(
+            "Arguments `texts` and `labels` must have the same length. "
+            f"Received: {len(texts)} texts and {len(labels)} labels"
+        )
+    if label_names is None and problem_type != "regression":
+        label_names = _label_names(labels, problem_type)
+    classifier = ULMFiTTextClassifier.from_language_model(
+        source,
+        num_classes=len(label_names) if label_names else (np.shape(labels[0]) or (1,))[0],
+        preprocessor=source.preprocessor,
+        label_names=label_names,
+        problem_type=problem_type,
+        bptt=bptt,
+        max_len=max_len,
+        dropout_multiplier=dropout_multiplier,
+        seed=seed,
+    )
+    targets = classifier.encode_targets(labels)
+
+    def train_data(epoch):
+        return classification_dataset(
+            texts, targets, classifier.preprocessor, batch_size=batch_size, seed=seed + epoch
+        )
+
+    validation_data = None
+    if validation is not None:
+        validation_texts, validation_labels = validation
+        validation_data = classification_dataset(
+            _nonempty(validation_texts, "validation texts"),
+            classifier.encode_targets(validation_labels),
+            classifier.preprocessor,
+            batch_size=batch_size,
+            shuffle=False,
+        )
+    steps = int(train_data(0).cardinality())
+    rate = SlantedTriangularLR(learning_rate, total_steps=steps * epochs) if slanted_triangular else learning_rate
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=weight_decay, beta_1=0.7, beta_2=0.99)
+    groups = classifier.layer_groups()
+    if factor != 1:
+        optimizer = DiscriminativeOptimizer(optimizer, groups, factor=factor)
+    classifier.compile(optimizer=optimizer)
+    stage_callbacks = []
+    if gradual_unfreezing:
+        schedule = [n for n in (1, 2, 3) if n < len(groups)] + [len(groups)]
+        stage_callbacks.append(GradualUnfreezing(groups, schedule=schedule))
+    _fit(classifier, train_data, validation_data, epochs, checkpoint_dir, stage_callbacks + list(callbacks), verbose)
+    return classifier
+
+
+def predict(classifiers, texts, batch_size=64):
+    """Labels and probabilities for raw texts.
+
+    Args:
+        classifiers: A `ULMFiTTextClassifier`, or a list of them trained on
+            the same labels (e.g. forward and backward): their probabilities
+            are averaged, as in the paper's bidirectional ensemble.
+        texts: List of strings.
+        batch_size: Integer.
+
+    Returns:
+        `(labels, probabilities)`: a list with one class name per text
+        (a list of names for multi-label, the value for regression) and a
+        float array `(texts, classes)`.
+    """
+    classifiers = classifiers if isinstance(classifiers, (list, tuple)) else [classifiers]
+    first = classifiers[0]
+    for other in classifiers[1:]:
+        if (other.label_names, other.problem_type) != (first.label_names, first.problem_type):
+            raise ValueError(
+                "Argument `classifiers` must share labels and problem type to be ensembled. "
+                f"Received: {first.label_names} and {other.label_names}"
+            )
+    texts = _nonempty(texts, "texts")
+    probabilities = np.mean(
+        [np.asarray(model.probabilities(model.predict(texts, batch_size=batch_size, verbose=0))) for model in classifiers],
+        axis=0,
+    )
+    names = first.label_names or [str(i) for i in range(probabilities.shape[1])]
+    if first.problem_type == "single_label":
+        labels = [names[i] for i in probabilities.argmax(axis=1)]
+    elif first.problem_type == "multi_label":
+        labels = [[names[i] for i in np.flatnonzero(row > 0.5)] for row in probabilities]
+    else:
+        labels = probabilities[:, 0].tolist() if probabilities.shape[1] == 1 else probabilities.tolist()
+    return labels, probabilities
+
+
+def evaluate(classifiers, texts, labels, batch_size=64):
+    """Metrics of a classifier (or an averaged ensemble) on labelled texts.
+
+    Returns:
+        A dict: `accuracy`, `error` (in %, as the paper reports) and `loss`
+        (cross-entropy of the predicted probabilities) for classification;
+        `mae` and `mse` for regression; and `count`.
+    """
+    first = classifiers[0] if isinstance(classifiers, (list, tuple)) else classifiers
+    targets = first.encode_targets(labels)
+    _, probabilities = predict(classifiers, texts, batch_size)
+    if first.problem_type == "regression":
+        error = probabilities.reshape(targets.shape) - targets
+        return {"mae": float(np.abs(error).mean()), "mse": float((error**2).mean()), "count": len(targets)}
+    eps = 1e-7
+    if first.problem_type == "multi_label":
+        correct = (probabilities > 0.5) == (targets > 0.5)
+        loss = -np.mean(targets * np.log(probabilities + eps) + (1 - targets) * np.log(1 - probabilities + eps))
+    else:
+        correct = probabilities.argmax(axis=1) == targets
+        loss = -np.mean(np.log(probabilities[np.arange(len(targets)), targets] + eps))
+    accuracy = float(correct.mean())
+    return {"accuracy": accuracy, "error": 100 * (1 - accuracy), "loss": float(loss), "count": len(targets)}
+
+
+def with_direction(tokenizer, backwards):
+    """The tokenizer reading forwards or backwards (a copy when it must change)."""
+    if getattr(tokenizer, "reverse", False) == backwards:
+        return tokenizer
+    config = dict(tokenizer.get_config(), reverse=backwards)
+    copy = type(tokenizer).from_config(config)
+    if getattr(tokenizer, "proto", None) is not None:
+        copy.set_proto(tokenizer.proto)
+    return copy
+
+
+class ResetStateEachEpoch(keras.callbacks.Callback):
+    """Zeroes a stateful language model's state at each epoch and around validation, as fastai does."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.reset_state()
+
+    def on_test_begin(self, logs=None):
+        self.model.reset_state()
+
+    def on_test_end(self, logs=None):
+        self.model.reset_state()
+
+
+def _fit_language_model(
+    model, texts, validation_texts, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
+    checkpoint_dir, seed, callbacks, verbose,
+):
+    tokenizer = model.preprocessor
+    texts = _nonempty(texts, "texts")
+    steps = _stream_steps(texts, tokenizer, batch_size, bptt, "texts")
+
+    def train_data(epoch):
+        data = language_model_dataset(texts, tokenizer, batch_size, bptt, seed=seed + epoch)
+        return data.apply(tf.data.experimental.assert_cardinality(steps))
+
+    validation_data = None
+    if validation_texts is not None:
+        validation_texts = _nonempty(validation_texts, "validation texts")
+        validation_steps = _stream_steps(validation_texts, tokenizer, batch_size, bptt, "validation texts")
+        validation_data = language_model_dataset(validation_texts, tokenizer, batch_size, bptt, shuffle=False)
+        validation_data = validation_data.apply(tf.data.experimental.assert_cardinality(validation_steps))
+    optimizer = keras.optimizers.AdamW(
+        SlantedTriangularLR(learning_rate, total_steps=steps * epochs),
+        weight_decay=weight_decay,
+        beta_1=0.8,
+        beta_2=0.99,
+        clipnorm=0.4,
+    )
+    if factor is not None:
+        optimizer = DiscriminativeOptimizer(optimizer, model.layer_groups(), factor=factor)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    _fit(model, train_data, validation_data, epochs, checkpoint_dir, [ResetStateEachEpoch()] + list(callbacks), verbose)
+    return model
+
+
+def _stream_steps(texts, tokenizer, batch_size, bptt, what):
+    """The number of batches of a text stream (it does not depend on the order)."""
+    steps = sum(1 for _ in language_model_dataset(texts, tokenizer, batch_size, bptt, shuffle=False))
+    if steps == 0:
+        tokens = int(tf.reduce_sum(tokenizer(texts[:10000]).row_lengths()))
+        raise ValueError(
+            f"The {what} are too short for one batch: {tokens:,} tokens, and a batch needs "
+            f"batch_size x (bptt + 1) = {batch_size} x {bptt + 1}. Give more text or lower "
+            "`batch_size`/`bptt`."
+        )
+    return steps
+
+
+def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, verbose):
+    """`model.fit` one epoch at a time, on `train_data(epoch)`.
+
+    Each epoch's data order comes from the seed and the epoch number alone,
+    so a run resumed from a checkpoint sees the data the uninterrupted run
+    saw (a reshuffling `tf.data` pipeline restarts its sequence of orders).
+    """
+    callbacks = list(callbacks) + [keras.callbacks.TerminateOnNaN()]
+    initial_epoch = 0
+    if checkpoint_dir is not None:
+        checkpoint = EpochCheckpoint(checkpoint_dir)
+        initial_epoch = checkpoint.restore(model)
+        callbacks.append(checkpoint)
+    merged = {}
+    for epoch in range(initial_epoch, epochs):
+        history = model.fit(
+            train_data(epoch),
+            validation_data=validation_data,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            shuffle=False,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        for key, values in history.history.items():
+            merged.setdefault(key, []).extend(values)
+        loss = history.history.get("loss", [0.0])[-1]
+        if not math.isfinite(loss):
+            where = f" The last good checkpoint is in {str(checkpoint_dir)!r}." if checkpoint_dir else ""
+            raise TrainingDiverged(
+                f"Training stopped at epoch {epoch + 1}: the loss became {loss}. "
+                f"Lower the learning rate (`lr_find` suggests one).{where}"
+            )
+    if merged:
+        history.history = merged
+        model.history = history
+
+
+def _language_model(model):
+    if not isinstance(model, ULMFiTLanguageModel):
+        raise ValueError(f"Argument `language_model` must be a `ULMFiTLanguageModel`. Received: {type(model).__name__}")
+    if model.preprocessor is None:
+        raise ValueError(
+            "Argument `language_model` must carry its tokenizer: set `language_model.preprocessor` to the "
+            "tokenizer it was trained with."
+        )
+    return model
+
+
+def _nonempty(texts, what):
+    texts = [text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text) for text in texts]
+    if not texts:
+        raise ValueError(f"The {what} are empty: give at least one text.")
+    return texts
+
+
+def _label_names(labels, problem_type):
+    values = np.asarray(labels, dtype=object)
+    if problem_type == "single_label" and all(isinstance(v, (int, np.integer)) for v in values.ravel()):
+        return [str(i) for i in range(int(max(values.ravel())) + 1)]
+    return encode_labels(list(labels), multi_label=problem_type == "multi_label")[1]
