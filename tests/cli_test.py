@@ -1,0 +1,137 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ulmfit_tf import cli
+from ulmfit_tf import datasets
+from ulmfit_tf import demo
+
+TINY_LM = ["--vocabulary-size", "200", "--embedding-dim", "8", "--hidden-dim", "16", "--num-layers", "2",
+           "--batch-size", "8", "--bptt", "16", "--quiet"]
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    reviews = datasets.load_rotten_tomatoes()
+    names = reviews["label_names"]
+
+    def rows(split, n):
+        return list(zip(reviews[split]["texts"][:n], [names[i] for i in reviews[split]["labels"][:n]]))
+
+    corpus = root / "news.txt"
+    corpus.write_text("\n".join(a["text"].replace("\n", " ") for a in datasets.load_news_articles()[:40]))
+    return {
+        "root": root,
+        "corpus": str(corpus),
+        "train": write_csv(root / "train.csv", rows("train", 160)),
+        "test": write_csv(root / "test.csv", rows("test", 48)),
+    }
+
+
+def run(argv, capsys):
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_stages_from_the_command_line(files, capsys):
+    root = files["root"]
+    lm, tuned, classifier = str(root / "lm"), str(root / "tuned"), str(root / "classifier")
+    code, out, err = run(["pretrain", "--texts", files["corpus"], "--output", lm] + TINY_LM, capsys)
+    assert code == 0, err
+    assert "saved language model" in out and "loss" in out
+    code, out, err = run(["finetune-lm", "--language-model", lm, "--texts", files["train"], "--output", tuned,
+                          "--batch-size", "8", "--bptt", "16", "--quiet"], capsys)
+    assert code == 0, err
+    code, out, err = run(["fit-classifier", "--language-model", tuned, "--train", files["train"],
+                          "--validation", files["test"], "--output", classifier, "--epochs", "2",
+                          "--batch-size", "16", "--quiet"], capsys)
+    assert code == 0, err
+    assert "val_accuracy" in out
+    code, out, err = run(["evaluate", "--model", classifier, "--data", files["test"]], capsys)
+    assert code == 0, err
+    assert "accuracy" in out and "count" in out
+    predictions = str(root / "predictions.csv")
+    code, out, err = run(["predict", "--model", classifier, "--data", files["test"], "--output", predictions], capsys)
+    assert code == 0, err
+    with open(predictions, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 48 and set(table[0]) == {"text", "label", "p_fresh", "p_rotten"}
+    assert abs(float(table[0]["p_fresh"]) + float(table[0]["p_rotten"]) - 1) < 1e-5
+    code, out, err = run(["predict", "--model", classifier, classifier, "--text", "A triumph.", "--text", ""], capsys)
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 3
+    plot = str(root / "lr.png")
+    code, out, err = run(["lr-find", "--language-model", tuned, "--train", files["train"], "--plot", plot,
+                          "--batch-size", "16", "--num-steps", "20", "--quiet"], capsys)
+    assert code == 0, err
+    assert os.path.getsize(plot) > 0 and "valley" in out
+
+    # Bad input: one line on stderr, exit status 2.
+    unknown_label = write_csv(root / "unknown.csv", [("Fine.", "fresh"), ("Odd.", "lukewarm")])
+    for argv, message in [
+        (["evaluate", "--model", classifier, "--data", str(root / "missing.csv")], "missing.csv"),
+        (["evaluate", "--model", classifier, "--data", unknown_label], "'lukewarm' of text 2 is not one of the known labels"),
+        (["evaluate", "--model", classifier, "--data", files["test"], "--label-column", "stars"], "stars"),
+        (["fit-classifier", "--language-model", classifier, "--train", files["train"], "--output", str(root / "x")],
+         "holds a classifier, not a language_model"),
+    ]:
+        code, out, err = run(argv, capsys)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_bad_input_never_shows_a_traceback(files, tmp_path, capsys):
+    old = tmp_path / "old_model"
+    old.mkdir()
+    (old / "ulmfit_tf.json").write_text(json.dumps({"format": 0, "kind": "classifier", "ulmfit_tf": "0.0.1"}))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    header_only = write_csv(tmp_path / "header.csv", [])
+    cases = [
+        (["predict", "--model", str(old), "--text", "Hi"], "written by ulmfit-tf 0.0.1 in folder format 0"),
+        (["predict", "--model", str(tmp_path / "nowhere"), "--text", "Hi"], "No model folder"),
+        (["pretrain", "--texts", str(empty), "--output", str(tmp_path / "lm")], "No texts in"),
+        (["fit-classifier", "--language-model", str(old), "--train", header_only, "--output", str(tmp_path / "c")],
+         "written by ulmfit-tf 0.0.1"),
+    ]
+    for argv, message in cases:
+        code, out, err = run(argv, capsys)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+    # The installed entry point, as a user runs it.
+    result = subprocess.run(
+        [sys.executable, "-m", "ulmfit_tf.cli", "evaluate", "--model", str(old), "--data", header_only],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("ulmfit-tf evaluate: error:")
+
+
+def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
+    code = demo.main(["--preset", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "test accuracy (300 texts)" in out and "validation perplexity per token, fine-tuned LM" in out
+    assert sorted(os.listdir(tmp_path / "demo")) == [
+        "checkpoints", "forward_classifier", "forward_finetuned_language_model", "forward_language_model"
+    ]
+    # Rerunning resumes: every stage is loaded, none retrained.
+    assert demo.main(["--preset", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet"]) == 0
+    assert capsys.readouterr().out.count("already done") == 3
+
+
+@pytest.mark.slow
+def test_default_demo(tmp_path):
+    assert demo.main(["--output", str(tmp_path / "demo"), "--quiet"]) == 0

@@ -1,0 +1,198 @@
+"""ULMFiT end to end: pretrain, fine-tune the LM, fit the classifier, test.
+
+Used by `python -m ulmfit_tf.demo` (the bundled data) and by
+`ulmfit-tf pipeline` (your files). Each stage's model is saved in its own
+folder under `output`; rerunning the same command skips the stages already
+saved and resumes an interrupted stage from its last epoch checkpoint.
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+
+PRESETS = {
+    # About 30 minutes on 2 CPU cores (see README).
+    "small": dict(
+        pretrain_words=250_000, vocabulary_size=8000, embedding_dim=200, hidden_dim=512, num_layers=3,
+        lm_batch_size=32, bptt=70, pretrain_epochs=1, pretrain_learning_rate=5e-3,
+        finetune_epochs=1, finetune_learning_rate=4e-3, classifier_batch_size=64, classifier_epochs=4,
+        classifier_learning_rate=1e-2,
+    ),
+    # The paper's model size, for a GPU or a long CPU run.
+    "paper": dict(
+        pretrain_words=None, vocabulary_size=15000, embedding_dim=400, hidden_dim=1152, num_layers=3,
+        lm_batch_size=64, bptt=72, pretrain_epochs=4, pretrain_learning_rate=5e-3,
+        finetune_epochs=4, finetune_learning_rate=4e-3, classifier_batch_size=64, classifier_epochs=5,
+        classifier_learning_rate=1e-2,
+    ),
+    # Seconds, for tests.
+    "tiny": dict(
+        pretrain_words=8_000, vocabulary_size=300, embedding_dim=16, hidden_dim=24, num_layers=2,
+        lm_batch_size=8, bptt=20, pretrain_epochs=1, pretrain_learning_rate=5e-3,
+        finetune_epochs=1, finetune_learning_rate=4e-3, classifier_batch_size=32, classifier_epochs=2,
+        classifier_learning_rate=1e-2,
+    ),
+}
+
+
+def run_pipeline(
+    pretrain_texts,
+    train,
+    test,
+    validation=None,
+    unlabelled=(),
+    output="runs/pipeline",
+    preset="small",
+    seed=42,
+    backwards=False,
+    tensorboard_dir=None,
+    verbose="auto",
+    log=print,
+    **overrides,
+):
+    """Runs the three stages and tests the classifier.
+
+    Args:
+        pretrain_texts: List of strings, the general-domain corpus.
+        train: `(texts, labels)` of the target task.
+        test: `(texts, labels)`, evaluated once at the end.
+        validation: Optional `(texts, labels)`, watched during training.
+        unlabelled: More in-domain texts for LM fine-tuning.
+        output: Folder for the models and checkpoints.
+        preset: `"small"`, `"paper"` or `"tiny"` (see `PRESETS`).
+        seed: Integer.
+        backwards: Boolean, train backward (reversed-text) models.
+        tensorboard_dir: Optional folder for TensorBoard logs.
+        verbose: Keras' `fit` verbosity.
+        log: Function printing progress lines.
+        **overrides: Entries of the preset to change.
+
+    Returns:
+        A dict of results: test metrics, perplexities, paths, minutes.
+    """
+    import keras
+
+    from ulmfit_tf import stages
+    from ulmfit_tf.model_directory import load_model_directory
+    from ulmfit_tf.model_directory import save_model_directory
+    from ulmfit_tf.text import SentencePieceTokenizer
+
+    if preset not in PRESETS:
+        raise ValueError(f"Argument `preset` must be one of {tuple(PRESETS)}. Received: preset={preset!r}")
+    unknown = set(overrides) - set(PRESETS[preset])
+    if unknown:
+        raise ValueError(f"Unknown preset entries {sorted(unknown)}; known: {sorted(PRESETS[preset])}")
+    config = dict(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    start = time.time()
+    os.makedirs(output, exist_ok=True)
+    direction = "backward" if backwards else "forward"
+
+    def callbacks(name):
+        if tensorboard_dir is None:
+            return []
+        return [keras.callbacks.TensorBoard(os.path.join(tensorboard_dir, f"{direction}_{name}"))]
+
+    def stage(name, kind, train_fn):
+        directory = os.path.join(output, f"{direction}_{name}")
+        if os.path.isdir(directory):
+            log(f"[{name}] already done: loading {directory}")
+            return load_model_directory(directory, kind), directory
+        log(f"[{name}] {time.time() - start:.0f}s elapsed")
+        model = train_fn(os.path.join(output, "checkpoints", f"{direction}_{name}"))
+        save_model_directory(model, directory, kind)
+        return model, directory
+
+    pretrain_texts, valid_texts = _split_corpus(pretrain_texts, config["pretrain_words"], seed)
+    log(f"pretraining corpus: {len(pretrain_texts):,} texts, {_words(pretrain_texts):,} words; "
+        f"{len(valid_texts):,} held out")
+    lm_sizes = dict(
+        embedding_dim=config["embedding_dim"], hidden_dim=config["hidden_dim"], num_layers=config["num_layers"]
+    )
+
+    def pretrain(checkpoint_dir):
+        log(f"training a SentencePiece vocabulary of {config['vocabulary_size']} pieces")
+        tokenizer = SentencePieceTokenizer.train(pretrain_texts, vocabulary_size=config["vocabulary_size"], seed=seed)
+        return stages.pretrain_language_model(
+            pretrain_texts, valid_texts, tokenizer=tokenizer, batch_size=config["lm_batch_size"],
+            bptt=config["bptt"], epochs=config["pretrain_epochs"], learning_rate=config["pretrain_learning_rate"],
+            backwards=backwards, checkpoint_dir=checkpoint_dir, seed=seed, callbacks=callbacks("pretrain"),
+            verbose=verbose, **lm_sizes,
+        )
+
+    language_model, _ = stage("language_model", "language_model", pretrain)
+    train_texts, train_labels = train
+    validation_texts = None if validation is None else list(validation[0])
+    finetune_texts = list(train_texts) + list(unlabelled)
+
+    def finetune(checkpoint_dir):
+        log(f"fine-tuning the language model on {len(finetune_texts):,} target-task texts")
+        return stages.finetune_language_model(
+            language_model, finetune_texts, validation_texts, batch_size=config["lm_batch_size"],
+            bptt=config["bptt"], epochs=config["finetune_epochs"], learning_rate=config["finetune_learning_rate"],
+            checkpoint_dir=checkpoint_dir, seed=seed, callbacks=callbacks("finetune"), verbose=verbose,
+        )
+
+    tuned, _ = stage("finetuned_language_model", "language_model", finetune)
+
+    def fit(checkpoint_dir):
+        log(f"fitting the classifier on {len(train_texts):,} labelled texts (gradual unfreezing)")
+        return stages.fit_classifier(
+            tuned, train_texts, train_labels, validation=validation, batch_size=config["classifier_batch_size"],
+            epochs=config["classifier_epochs"], learning_rate=config["classifier_learning_rate"],
+            checkpoint_dir=checkpoint_dir, seed=seed, callbacks=callbacks("classifier"), verbose=verbose,
+        )
+
+    classifier, classifier_dir = stage("classifier", "classifier", fit)
+    metrics = stages.evaluate(classifier, *test)
+    results = {
+        "test_accuracy": metrics["accuracy"],
+        "test_error": metrics["error"],
+        "test_count": metrics["count"],
+        "pretrain_perplexity": _perplexity(language_model, valid_texts, config),
+        "finetuned_perplexity": None if validation_texts is None else _perplexity(tuned, validation_texts, config),
+        "classifier": classifier_dir,
+        "minutes": (time.time() - start) / 60,
+    }
+    return results, classifier
+
+
+def summary_table(rows):
+    """Two aligned columns."""
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _perplexity(language_model, texts, config):
+    """Validation perplexity per token of a (stateful) language model."""
+    import keras
+
+    from ulmfit_tf.text import language_model_dataset
+
+    batch_size = language_model.backbone.batch_size
+    data = language_model_dataset(texts, language_model.preprocessor, batch_size, config["bptt"], shuffle=False)
+    language_model.reset_state()
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    total, count = 0.0, 0
+    for x, y in data:
+        total += float(loss(y, language_model(x, training=False))) * int(np.prod(y.shape))
+        count += int(np.prod(y.shape))
+    language_model.reset_state()
+    return math.exp(total / count) if count else None
+
+
+def _split_corpus(texts, words, seed):
+    texts = [t for t in texts if t.strip()]
+    order = np.random.default_rng(seed).permutation(len(texts))
+    n_valid = max(1, len(texts) // 20)
+    valid = [texts[i] for i in order[:n_valid]]
+    rest = [texts[i] for i in order[n_valid:]]
+    if words is not None:
+        counts = np.cumsum([len(t.split()) for t in rest])
+        rest = rest[: max(1, int(np.searchsorted(counts, words)) + 1)]
+    return rest, valid
+
+
+def _words(texts):
+    return sum(len(t.split()) for t in texts)
