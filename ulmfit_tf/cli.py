@@ -276,11 +276,12 @@ def cmd_lr_find(args):
 
     from ulmfit_tf.callbacks import lr_find
     from ulmfit_tf.models import ULMFiTTextClassifier
+    from ulmfit_tf.text import encode_labels
 
     language_model = _load(args.language_model, "language_model")
     texts, labels = read_labelled(args.train, args)
     keras.utils.set_random_seed(args.seed)
-    label_names = sorted(set(labels))
+    label_names = encode_labels(labels)[1]
     classifier = ULMFiTTextClassifier.from_language_model(
         language_model, len(label_names), preprocessor=language_model.preprocessor, label_names=label_names,
         seed=args.seed,
