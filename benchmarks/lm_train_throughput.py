@@ -16,13 +16,14 @@ then `pip install --no-deps fastai==2.8.12`.
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from report import fastai_available  # noqa: E402
+from report import measure  # noqa: E402
 from report import write_section  # noqa: E402
 
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
@@ -78,28 +79,6 @@ def random_batch(size):
     rng = np.random.default_rng(0)
     ids = rng.integers(2, SIZES[size]["vocabulary_size"], size=(BATCH_SIZE, BPTT + 1))
     return ids[:, :-1].astype("int32"), ids[:, 1:].astype("int32")
-
-
-def fastai_available():
-    try:
-        import fastai.text.all  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def measure(steps, warmup, rounds):
-    """Interleaves the steps; returns {name: [seconds per step]}."""
-    for step in steps.values():
-        for _ in range(warmup):
-            step()
-    times = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Writes a benchmark's table into its own section of BENCHMARKS.md."""
+"""Shared by the benchmarks: interleaved timing, fastai detection, BENCHMARKS.md sections."""
 
 import os
 import platform
@@ -41,3 +41,25 @@ def write_section(heading, details, table, path="BENCHMARKS.md"):
         text = text[:start] + section + ("" if end == -1 else text[end + 1 :])
     with open(path, "w") as f:
         f.write(text)
+
+
+def fastai_available():
+    try:
+        import fastai.text.all  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def measure(steps, warmup, rounds):
+    """Interleaves the steps round by round; returns {name: [seconds per call]}."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return times

@@ -61,7 +61,7 @@ def main():
     def split(name):
         return reviews[name]["texts"], [names[i] for i in reviews[name]["labels"]]
 
-    train, validation, test = split("train"), split("validation"), split("test")
+    train, test = split("train"), split("test")
     model_dir = os.path.join(args.pipeline_dir, "forward_{}")
     if not os.path.isdir(model_dir.format("finetuned_language_model")):
         from ulmfit_tf import demo
@@ -71,7 +71,8 @@ def main():
     tuned = load_model_directory(model_dir.format("finetuned_language_model"), "language_model")
     source = pretrained.backbone
     scratch_backbone = AWDLSTMBackbone(
-        source.vocabulary_size, source.embedding_dim, source.hidden_dim, source.num_layers, seed=0
+        source.vocabulary_size, source.embedding_dim, source.hidden_dim, source.num_layers,
+        dropout_multiplier=source.dropout_multiplier, seed=0,
     )
     scratch = ULMFiTLanguageModel(scratch_backbone, preprocessor=pretrained.preprocessor)
     preset = PRESETS[args.preset]

@@ -74,6 +74,20 @@ def test_the_stages_from_the_command_line(files, capsys):
     code, out, err = run(["predict", "--model", classifier, classifier, "--text", "A triumph.", "--text", ""], capsys)
     assert code == 0, err
     assert len(out.strip().splitlines()) == 3
+    # Export, then predict with the exported files: the same answers.
+    tflite, serving = str(root / "clf.tflite"), str(root / "serving")
+    code, out, err = run(["export", "--model", classifier, "--saved-model", serving, "--tflite", tflite,
+                          "--quantization", "none"], capsys)
+    assert code == 0, err
+    assert "SavedModel" in out and "TFLite (none)" in out and os.path.getsize(tflite) > 0
+    texts = ["--text", "A triumph.", "--text", "A mess."]
+    answers = [run(["predict", "--model", model] + texts, capsys) for model in (classifier, tflite, serving + "/1")]
+    assert [code for code, _, _ in answers] == [0, 0, 0]
+    tables = [[line.split("\t") for line in out.strip().splitlines()] for _, out, _ in answers]
+    assert tables[0][0] == tables[1][0] == tables[2][0]
+    for rows in tables[1:]:
+        for row, expected in zip(rows[1:], tables[0][1:]):
+            assert row[0] == expected[0] and abs(float(row[1]) - float(expected[1])) < 1e-5
     plot = str(root / "lr.png")
     code, out, err = run(["lr-find", "--language-model", tuned, "--train", files["train"], "--plot", plot,
                           "--batch-size", "16", "--num-steps", "20", "--quiet"], capsys)
@@ -88,6 +102,11 @@ def test_the_stages_from_the_command_line(files, capsys):
         (["evaluate", "--model", classifier, "--data", files["test"], "--label-column", "stars"], "stars"),
         (["fit-classifier", "--language-model", classifier, "--train", files["train"], "--output", str(root / "x")],
          "holds a classifier, not a language_model"),
+        (["export", "--model", classifier], "Nothing to export"),
+        (["export", "--model", classifier, "--tflite", str(root / "y.tflite"), "--quantization", "int8"],
+         "needs `--representative-data FILE`"),
+        (["predict", "--model", files["train"], "--text", "Hi"], "is not a TFLite model file"),
+        (["predict", "--model", tflite, classifier, "--text", "Hi"], "is used alone"),
     ]:
         code, out, err = run(argv, capsys)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
@@ -124,8 +143,10 @@ def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "test accuracy (300 texts)" in out and "validation perplexity per token, fine-tuned LM" in out
+    assert "tflite_dynamic_int8 test accuracy, size" in out and "saved_model test accuracy, size" in out
     assert sorted(os.listdir(tmp_path / "demo")) == [
-        "checkpoints", "forward_classifier", "forward_finetuned_language_model", "forward_language_model"
+        "checkpoints", "forward_classifier", "forward_classifier.dynamic_int8.tflite",
+        "forward_finetuned_language_model", "forward_language_model", "forward_saved_model",
     ]
     # Rerunning resumes: every stage is loaded, none retrained.
     assert demo.main(["--preset", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet"]) == 0

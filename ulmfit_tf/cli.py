@@ -77,7 +77,10 @@ def build_parser():
     data_options(evaluate)
 
     predict = add("predict", "Labels and probabilities for texts.")
-    predict.add_argument("--model", required=True, nargs="+", help="classifier folder(s); several are ensembled")
+    predict.add_argument(
+        "--model", required=True, nargs="+",
+        help="classifier folder(s), several are ensembled; or one exported .tflite file or SavedModel folder",
+    )
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="file of texts")
     source.add_argument("--text", action="append", help="a text (repeatable)")
@@ -91,6 +94,15 @@ def build_parser():
     lr_find.add_argument("--batch-size", type=int, default=64)
     lr_find.add_argument("--num-steps", type=int, default=100)
     data_options(lr_find)
+
+    export = add("export", "Export a classifier: SavedModel for TF Serving and/or a .tflite file.")
+    export.add_argument("--model", required=True, help="classifier folder")
+    export.add_argument("--saved-model", metavar="DIR", help="write TF Serving's layout DIR/VERSION/ here")
+    export.add_argument("--version", type=int, default=1, help="SavedModel version folder")
+    export.add_argument("--tflite", metavar="FILE", help="write a .tflite file here")
+    export.add_argument("--quantization", default="dynamic_int8", choices=["none", "float16", "dynamic_int8", "int8"])
+    export.add_argument("--representative-data", metavar="FILE", help="texts calibrating --quantization int8")
+    data_options(export, labels=False)
 
     pipeline = add("pipeline", "All three stages and a test, on your files or (by default) the bundled data.")
     pipeline.add_argument("--pretrain-texts", nargs="+", help="corpus files (default: the bundled news)")
@@ -250,12 +262,18 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from ulmfit_tf import stages
-
-    classifiers = [_load(path, "classifier") for path in args.model]
     texts = args.text if args.text else read_texts([args.data], args.text_column)
-    labels, probabilities = stages.predict(classifiers, texts)
-    names = classifiers[0].label_names or [str(i) for i in range(probabilities.shape[1])]
+    exported = [path for path in args.model if _is_export(path)]
+    if exported and len(args.model) > 1:
+        raise ValueError("An exported model (.tflite file or SavedModel) is used alone: pass one `--model`.")
+    if exported:
+        labels, probabilities, names = _predict_exported(args.model[0], texts)
+    else:
+        from ulmfit_tf import stages
+
+        classifiers = [_load(path, "classifier") for path in args.model]
+        labels, probabilities = stages.predict(classifiers, texts)
+        names = classifiers[0].label_names or [str(i) for i in range(probabilities.shape[1])]
     rows = [[label if isinstance(label, str) else str(label)] + [f"{p:.6f}" for p in row] for label, row in zip(labels, probabilities)]
     header = ["label"] + [f"p_{name}" for name in names]
     if args.output:
@@ -269,6 +287,53 @@ def cmd_predict(args):
         writer.writerow(header + ["text"])
         writer.writerows(row + [text[:80]] for text, row in zip(texts, rows))
     return 0
+
+
+def _is_export(path):
+    return os.path.isfile(path) or os.path.exists(os.path.join(path, "saved_model.pb"))
+
+
+def _predict_exported(path, texts):
+    """Labels, probabilities and class names from a .tflite file or a SavedModel folder."""
+    if os.path.isfile(path):
+        from ulmfit_tf.export import TFLiteClassifier
+
+        runner = TFLiteClassifier(path)
+        labels, probabilities = runner.predict(texts)
+        if labels is None:
+            raise ValueError(f"{path!r} is a regression model; `predict` prints class labels.")
+        return labels, probabilities, runner.label_names
+    from ulmfit_tf.export import predict_saved_model
+
+    return predict_saved_model(path, texts)
+
+
+def cmd_export(args):
+    from ulmfit_tf import export
+
+    if not args.saved_model and not args.tflite:
+        raise ValueError("Nothing to export: pass `--saved-model DIR` and/or `--tflite FILE`.")
+    classifier = _load(args.model, "classifier")
+    rows = []
+    if args.saved_model:
+        path = export.export_saved_model(classifier, args.saved_model, version=args.version)
+        rows.append(("SavedModel", f"{path} ({_size_mb(path)})"))
+    if args.tflite:
+        representative = None
+        if args.quantization == "int8":
+            if not args.representative_data:
+                raise ValueError("`--quantization int8` needs `--representative-data FILE` (typical texts).")
+            representative = read_texts([args.representative_data], args.text_column)
+        export.export_tflite(classifier, args.tflite, args.quantization, representative_texts=representative)
+        rows.append((f"TFLite ({args.quantization})", f"{args.tflite} ({_size_mb(args.tflite)})"))
+    _print_table(rows)
+    return 0
+
+
+def _size_mb(path):
+    from ulmfit_tf.pipeline import file_size
+
+    return f"{file_size(path) / 1e6:.1f} MB"
 
 
 def cmd_lr_find(args):
@@ -335,6 +400,10 @@ def cmd_pipeline(args):
         (f"test accuracy ({results['test_count']:,} texts)", f"{results['test_accuracy']:.4f}"),
         ("test error %", f"{results['test_error']:.2f}"),
         ("classifier", results["classifier"]),
+    ] + [
+        (f"{name} test accuracy, size", f"{accuracy:.4f}, {size / 1e6:.1f} MB ({path})")
+        for name, (path, size, accuracy) in results["exports"].items()
+    ] + [
         ("minutes", f"{results['minutes']:.1f}"),
     ]
     print("\n" + summary_table(rows))
@@ -357,6 +426,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "lr-find": cmd_lr_find,
+    "export": cmd_export,
     "pipeline": cmd_pipeline,
 }
 

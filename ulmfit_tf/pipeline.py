@@ -15,22 +15,22 @@ import numpy as np
 PRESETS = {
     # About 30 minutes on 2 CPU cores (see README).
     "small": dict(
-        pretrain_words=250_000, vocabulary_size=8000, embedding_dim=200, hidden_dim=512, num_layers=3,
-        lm_batch_size=32, bptt=70, pretrain_epochs=1, pretrain_learning_rate=5e-3,
-        finetune_epochs=1, finetune_learning_rate=4e-3, classifier_batch_size=64, classifier_epochs=4,
+        pretrain_words=300_000, vocabulary_size=4000, embedding_dim=128, hidden_dim=320, num_layers=3,
+        dropout_multiplier=0.3, lm_batch_size=16, bptt=48, pretrain_epochs=2, pretrain_learning_rate=1e-2,
+        finetune_epochs=2, finetune_learning_rate=1e-2, classifier_batch_size=32, classifier_epochs=4,
         classifier_learning_rate=1e-2,
     ),
     # The paper's model size, for a GPU or a long CPU run.
     "paper": dict(
         pretrain_words=None, vocabulary_size=15000, embedding_dim=400, hidden_dim=1152, num_layers=3,
-        lm_batch_size=64, bptt=72, pretrain_epochs=4, pretrain_learning_rate=5e-3,
+        dropout_multiplier=1.0, lm_batch_size=64, bptt=72, pretrain_epochs=4, pretrain_learning_rate=5e-3,
         finetune_epochs=4, finetune_learning_rate=4e-3, classifier_batch_size=64, classifier_epochs=5,
         classifier_learning_rate=1e-2,
     ),
     # Seconds, for tests.
     "tiny": dict(
         pretrain_words=8_000, vocabulary_size=300, embedding_dim=16, hidden_dim=24, num_layers=2,
-        lm_batch_size=8, bptt=20, pretrain_epochs=1, pretrain_learning_rate=5e-3,
+        dropout_multiplier=1.0, lm_batch_size=8, bptt=20, pretrain_epochs=1, pretrain_learning_rate=5e-3,
         finetune_epochs=1, finetune_learning_rate=4e-3, classifier_batch_size=32, classifier_epochs=2,
         classifier_learning_rate=1e-2,
     ),
@@ -48,6 +48,7 @@ def run_pipeline(
     seed=42,
     backwards=False,
     tensorboard_dir=None,
+    export=True,
     verbose="auto",
     log=print,
     **overrides,
@@ -65,6 +66,8 @@ def run_pipeline(
         seed: Integer.
         backwards: Boolean, train backward (reversed-text) models.
         tensorboard_dir: Optional folder for TensorBoard logs.
+        export: Boolean, end by exporting the classifier as a SavedModel
+            and a dynamic-range int8 TFLite file, each tested on `test`.
         verbose: Keras' `fit` verbosity.
         log: Function printing progress lines.
         **overrides: Entries of the preset to change.
@@ -108,7 +111,8 @@ def run_pipeline(
     log(f"pretraining corpus: {len(pretrain_texts):,} texts, {_words(pretrain_texts):,} words; "
         f"{len(valid_texts):,} held out")
     lm_sizes = dict(
-        embedding_dim=config["embedding_dim"], hidden_dim=config["hidden_dim"], num_layers=config["num_layers"]
+        embedding_dim=config["embedding_dim"], hidden_dim=config["hidden_dim"], num_layers=config["num_layers"],
+        dropout_multiplier=config["dropout_multiplier"],
     )
 
     def pretrain(checkpoint_dir):
@@ -146,6 +150,7 @@ def run_pipeline(
 
     classifier, classifier_dir = stage("classifier", "classifier", fit)
     metrics = stages.evaluate(classifier, *test)
+    exports = _export(classifier, output, direction, test, log) if export else {}
     results = {
         "test_accuracy": metrics["accuracy"],
         "test_error": metrics["error"],
@@ -154,8 +159,39 @@ def run_pipeline(
         "finetuned_perplexity": None if validation_texts is None else _perplexity(tuned, validation_texts, config),
         "classifier": classifier_dir,
         "minutes": (time.time() - start) / 60,
+        "exports": exports,
     }
     return results, classifier
+
+
+def _export(classifier, output, direction, test, log):
+    """Exports the SavedModel and the dynamic-range int8 TFLite file; their test accuracy and size."""
+    from ulmfit_tf.export import TFLiteClassifier
+    from ulmfit_tf.export import export_saved_model
+    from ulmfit_tf.export import export_tflite
+    from ulmfit_tf.export import predict_saved_model
+
+    texts, labels = test
+    log("[export] SavedModel and dynamic-range int8 TFLite")
+    saved_model = export_saved_model(classifier, os.path.join(output, f"{direction}_saved_model"))
+    predicted = predict_saved_model(saved_model, texts)[0]
+    tflite = export_tflite(classifier, os.path.join(output, f"{direction}_classifier.dynamic_int8.tflite"), "dynamic_int8")
+    tflite_labels = TFLiteClassifier(tflite).predict(texts)[0]
+    return {
+        "saved_model": (saved_model, file_size(saved_model), _accuracy(predicted, labels)),
+        "tflite_dynamic_int8": (tflite, file_size(tflite), _accuracy(tflite_labels, labels)),
+    }
+
+
+def _accuracy(predicted, labels):
+    return float(np.mean([str(p) == str(y) for p, y in zip(predicted, labels)]))
+
+
+def file_size(path):
+    """Bytes of a file, or of all files under a folder."""
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
 
 
 def summary_table(rows):
@@ -167,16 +203,19 @@ def summary_table(rows):
 def _perplexity(language_model, texts, config):
     """Validation perplexity per token of a (stateful) language model."""
     import keras
+    import tensorflow as tf
 
     from ulmfit_tf.text import language_model_dataset
 
     batch_size = language_model.backbone.batch_size
     data = language_model_dataset(texts, language_model.preprocessor, batch_size, config["bptt"], shuffle=False)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    # One compiled step per batch (the state variables carry over).
+    step = tf.function(lambda x, y: loss(y, language_model(x, training=False)))
     language_model.reset_state()
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     total, count = 0.0, 0
     for x, y in data:
-        total += float(loss(y, language_model(x, training=False))) * int(np.prod(y.shape))
+        total += float(step(x, y))
         count += int(np.prod(y.shape))
     language_model.reset_state()
     return math.exp(total / count) if count else None

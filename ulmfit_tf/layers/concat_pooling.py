@@ -46,12 +46,15 @@ class ConcatPooling(keras.layers.Layer):
         weights = ops.cast(mask, inputs.dtype)[:, :, None]
         count = ops.sum(weights, axis=1)
         mean = ops.sum(inputs * weights, axis=1) / ops.maximum(count, 1)
-        masked = ops.where(mask[:, :, None], inputs, ops.full_like(inputs, float("-inf")))
-        maximum = ops.where(count > 0, ops.max(masked, axis=1), ops.zeros_like(mean))
         positions = ops.arange(timesteps)[None, :]
         last_index = ops.max(ops.where(mask, positions, ops.zeros_like(positions)), axis=1)
         last_weights = ops.one_hot(last_index, timesteps, dtype=inputs.dtype)[:, :, None] * weights
         last = ops.sum(inputs * last_weights, axis=1)
+        # Masked steps take the last real output, itself one of the values
+        # maxed over (zeros for an empty row): no -inf fill, whose range
+        # would ruin int8 quantization of this tensor.
+        masked = ops.where(mask[:, :, None], inputs, ops.broadcast_to(last[:, None, :], ops.shape(inputs)))
+        maximum = ops.max(masked, axis=1)
         return ops.concatenate([last, maximum, mean], axis=-1)
 
     def compute_mask(self, inputs, mask=None):

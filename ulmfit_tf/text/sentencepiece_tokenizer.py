@@ -150,6 +150,17 @@ class SentencePieceTokenizer(Tokenizer):
             inputs = inputs[tf.newaxis]
         return self._tokenizer.tokenize(inputs)
 
+    def tokenize_valid_utf8(self, inputs):
+        """`tokenize` without replacing invalid UTF-8 first.
+
+        The same ids as `tokenize` for valid UTF-8, using only the
+        FastSentencepiece op, which also runs inside TFLite (the transcoding
+        op does not): the caller cleans the bytes, as `TFLiteClassifier`
+        does. Neither `reverse` nor padding is applied.
+        """
+        self._check_proto()
+        return self._tokenizer.tokenize(inputs)
+
     def detokenize(self, ids):
         """Turns ids back into text (special tokens dropped)."""
         self._check_proto()

@@ -50,7 +50,7 @@ class Vocabulary(keras.layers.Layer):
         first_ids = {}
         for index, token in enumerate(tokens):
             first_ids.setdefault(token, index)
-        self._table = tf.lookup.StaticHashTable(
+        self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(list(first_ids), tf.string),
                 tf.constant(list(first_ids.values()), tf.int32),
@@ -103,8 +103,8 @@ class Vocabulary(keras.layers.Layer):
 
     def call(self, inputs):
         if isinstance(inputs, tf.RaggedTensor):
-            return inputs.with_flat_values(self._table.lookup(inputs.flat_values))
-        return self._table.lookup(inputs)
+            return inputs.with_flat_values(self.table.lookup(inputs.flat_values))
+        return self.table.lookup(inputs)
 
     def decode(self, ids):
         """The tokens of `ids` (a list, array or tensor of ints)."""

@@ -1,0 +1,157 @@
+"""SavedModel for TF Serving: raw strings in, named outputs out."""
+
+import os
+import shutil
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ulmfit_tf.models import ULMFiTTextClassifier
+from ulmfit_tf.text.classification_dataset import PADDING_ID
+
+# Tokens of one document the exported graphs read (the first ones), as in
+# `classification_dataset`: long documents stay bounded in time and memory.
+MAX_TOKENS = 8192
+
+
+def export_saved_model(classifier, directory, version=1):
+    """Writes a classifier as a SavedModel in TF Serving's layout.
+
+    The model goes to `directory/<version>/`, the folder layout TF Serving
+    watches. Its `serving_default` signature takes a batch of raw texts,
+    `text: tf.string [None]`, tokenizes them inside the graph with the
+    classifier's preprocessor, and returns (single- and multi-label):
+
+    - `probabilities`: float32 `(batch, classes)`, softmax (sums to 1) or,
+      for multi-label, per-class sigmoids;
+    - `label_id`: int32 `(batch,)`, the most probable class;
+    - `label`: string `(batch,)`, its name.
+
+    A regression model returns `prediction`, float32 `(batch, outputs)`.
+    The signature `label_names()` returns the class names in id order.
+    A second signature, `classify_ids(token_ids: int32 [None, None])`, takes
+    ids padded with 1 and needs no text ops at all: the choice for a TF
+    Serving build without tensorflow-text's ops (tokenize on the client).
+
+    Texts are read up to their first 8,192 tokens. Empty strings, invalid
+    UTF-8 and NUL bytes are classified like any text.
+
+    Loading the SavedModel needs only `tensorflow` and, when the tokenizer is
+    SentencePiece, `import tensorflow_text` (which registers its ops).
+
+    Args:
+        classifier: A `ULMFiTTextClassifier` with a `preprocessor`.
+        directory: The model's base folder (created if missing).
+        version: Positive integer, the version subfolder.
+
+    Returns:
+        The path of the version folder.
+
+    Example:
+
+    ```python
+    path = export_saved_model(classifier, "serving/sentiment")
+    reloaded = tf.saved_model.load(path)
+    reloaded.signatures["serving_default"](text=tf.constant(["A fine film."]))
+    ```
+    """
+    _check_classifier(classifier)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"Argument `version` must be a positive integer. Received: version={version!r}")
+    path = os.path.join(os.fspath(directory), str(version))
+    archive = keras.export.ExportArchive()
+    archive.track(classifier)
+    for table in _lookup_tables(classifier.preprocessor):
+        archive.track(table)
+
+    def serve(text):
+        return outputs(classifier, text_to_ids(classifier.preprocessor, text))
+
+    def serve_ids(token_ids):
+        return outputs(classifier, token_ids)
+
+    archive.add_endpoint("serving_default", serve, [tf.TensorSpec([None], tf.string, name="text")])
+    archive.add_endpoint("classify_ids", serve_ids, [tf.TensorSpec([None, None], tf.int32, name="token_ids")])
+    if classifier.problem_type != "regression":
+        names = label_names(classifier)
+        archive.add_endpoint("label_names", lambda: {"label_names": tf.constant(names)}, [])
+    partial = path + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    archive.write_out(partial, verbose=False)
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    os.replace(partial, path)
+    return path
+
+
+def predict_saved_model(path, texts, batch_size=64):
+    """Classifies texts with a SavedModel written by `export_saved_model`.
+
+    Args:
+        path: The version folder (`directory/1`).
+        texts: List of strings.
+        batch_size: Integer, texts per signature call.
+
+    Returns:
+        `(labels, probabilities, label_names)`.
+    """
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+    signatures = tf.saved_model.load(os.fspath(path)).signatures
+    if "label_names" not in signatures:
+        raise ValueError(
+            f"{os.fspath(path)!r} has no `label_names` signature: it is not a classifier exported by "
+            "ulmfit-tf, or it is a regression model."
+        )
+    serve = signatures["serving_default"]
+    outputs = [serve(text=tf.constant(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
+    labels = [label.decode("utf-8") for out in outputs for label in out["label"].numpy()]
+    probabilities = np.concatenate([out["probabilities"].numpy() for out in outputs])
+    names = [name.decode("utf-8") for name in signatures["label_names"]()["label_names"].numpy()]
+    return labels, probabilities, names
+
+
+def text_to_ids(preprocessor, texts):
+    """Padded ids `(batch, time)` of a batch of texts, at least one step long."""
+    ids = preprocessor(texts)[:, :MAX_TOKENS]
+    ids = ids.to_tensor(default_value=PADDING_ID)
+    # A batch of only empty token lists still gets one (padding) step.
+    return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]], constant_values=PADDING_ID)
+
+
+def outputs(classifier, token_ids):
+    """The named outputs of the exported signatures for padded ids."""
+    logits = classifier(token_ids, training=False)
+    if classifier.problem_type == "regression":
+        return {"prediction": tf.cast(logits, tf.float32)}
+    probabilities = tf.cast(classifier.probabilities(logits), tf.float32)
+    label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+    return {
+        "probabilities": probabilities,
+        "label_id": label_id,
+        "label": tf.gather(tf.constant(label_names(classifier)), label_id),
+    }
+
+
+def label_names(classifier):
+    """The class names, or the ids as strings when the classifier has none."""
+    return list(classifier.label_names or [str(i) for i in range(classifier.num_classes)])
+
+
+def _check_classifier(classifier):
+    if not isinstance(classifier, ULMFiTTextClassifier):
+        raise ValueError(
+            f"Argument `classifier` must be a `ULMFiTTextClassifier`. Received: classifier={type(classifier).__name__}"
+        )
+    if classifier.preprocessor is None:
+        raise ValueError(
+            "The classifier has no `preprocessor`, so an exported model could not take raw strings. "
+            "Set `classifier.preprocessor` to its tokenizer (a `SentencePieceTokenizer`, or a "
+            "`WordTokenizer` with the vocabulary) before exporting."
+        )
+
+
+def _lookup_tables(preprocessor):
+    vocabulary = getattr(preprocessor, "vocabulary", None)
+    return [] if vocabulary is None else [vocabulary.table]

@@ -1,0 +1,311 @@
+"""TFLite for on-device classification, and a LiteRT runner for the files."""
+
+import json
+import os
+import tempfile
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ulmfit_tf.export.saved_model import MAX_TOKENS
+from ulmfit_tf.export.saved_model import _check_classifier
+from ulmfit_tf.export.saved_model import label_names
+from ulmfit_tf.text.classification_dataset import PADDING_ID
+from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
+
+QUANTIZATIONS = ("none", "float16", "dynamic_int8", "int8")
+FORMAT = 1
+# Name of the file's metadata entry (in the flatbuffer's `metadata` list).
+METADATA = "ulmfit_tf"
+
+
+def export_tflite(classifier, path, quantization="none", representative_texts=None):
+    """Writes a classifier as one `.tflite` file for on-device inference.
+
+    With a `SentencePieceTokenizer` the file takes a raw string: its
+    signature `serving_default(text: string [1])` tokenizes with
+    tensorflow-text's FastSentencepiece op (a custom op, registered by
+    `TFLiteClassifier` or by `tensorflow_text.tflite_registrar`) and
+    returns `probabilities` (float32 `(1, classes)`); a second signature,
+    `tokenize(text)`, returns the `token_ids` the network reads. With the
+    fastai `WordTokenizer`, whose regex rules have no TFLite kernels, the
+    signature takes `token_ids: int32 [1, None]` and the tokenizer (rules
+    and vocabulary) travels in the file for the runner to apply. Either way
+    the file's metadata holds the label names, the problem type and the
+    tokenizer, so the file alone is enough to classify.
+
+    The network uses builtin ops only, with a static batch of one document
+    and any length (the first 8,192 tokens are read).
+
+    Args:
+        classifier: A `ULMFiTTextClassifier` with a `preprocessor`.
+        path: The `.tflite` file to write (written atomically).
+        quantization: `"none"` (float32), `"float16"` (weights in float16),
+            `"dynamic_int8"` (weights in int8, activations quantized on the
+            fly; the recommended size) or `"int8"` (weights and activations
+            in int8 where the kernels allow, calibrated on
+            `representative_texts`; input and output stay float). Full int8
+            currently loses accuracy on this architecture and warns.
+        representative_texts: List of texts for the `"int8"` calibration
+            (a few hundred typical inputs).
+
+    Returns:
+        `path`.
+
+    Example:
+
+    ```python
+    export_tflite(classifier, "sentiment.tflite", quantization="dynamic_int8")
+    labels, probabilities = TFLiteClassifier("sentiment.tflite").predict(["A fine film."])
+    ```
+    """
+    _check_classifier(classifier)
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"Argument `quantization` must be one of {QUANTIZATIONS}. Received: quantization={quantization!r}")
+    if quantization == "int8" and not representative_texts:
+        raise ValueError(
+            "Argument `representative_texts` must hold typical input texts for `quantization='int8'` "
+            "(it calibrates the activation ranges). Received: representative_texts="
+            f"{representative_texts!r}"
+        )
+    if quantization == "int8":
+        warnings.warn(
+            "Full-integer (`quantization='int8'`) TFLite models of this architecture currently lose much of "
+            "their accuracy (their outputs collapse towards one value; see BENCHMARKS.md). "
+            "`quantization='dynamic_int8'` is as small and matches the float model.",
+            stacklevel=2,
+        )
+    tokenizer = classifier.preprocessor
+    text_input = isinstance(tokenizer, SentencePieceTokenizer)
+    regression = classifier.problem_type == "regression"
+    output_name = "prediction" if regression else "probabilities"
+
+    # The network alone (same layers and weights): the preprocessor's
+    # lookup tables, if any, have no TFLite kernels and stay out of the file.
+    network = keras.Model(classifier.inputs, classifier.outputs)
+
+    def predict(token_ids):
+        outputs = network(token_ids, training=False)
+        if not regression:
+            outputs = classifier.probabilities(outputs)
+        return {output_name: tf.cast(outputs, tf.float32)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+    if text_input:
+        spec = [tf.TensorSpec([1], tf.string, name="text")]
+        archive.add_endpoint("serving_default", lambda text: predict(_device_ids(tokenizer, text)), spec)
+        archive.add_endpoint("tokenize", lambda text: {"token_ids": _device_ids(tokenizer, text)}, spec)
+        signatures = ["serving_default", "tokenize"]
+    else:
+        spec = [tf.TensorSpec([1, None], tf.int32, name="token_ids")]
+        archive.add_endpoint("serving_default", predict, spec)
+        signatures = ["serving_default"]
+
+    with tempfile.TemporaryDirectory() as saved_model:
+        archive.write_out(saved_model, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=signatures)
+        if text_input:
+            converter.allow_custom_ops = True
+            converter.target_spec._experimental_custom_op_registerers = _text_op_registerers()
+        if quantization != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantization == "int8":
+            converter.representative_dataset = _representative_data(tokenizer, representative_texts, text_input)
+        model = converter.convert()
+
+    metadata = {
+        "format": FORMAT,
+        "ulmfit_tf": _version(),
+        "input": "text" if text_input else "token_ids",
+        "output": output_name,
+        "problem_type": classifier.problem_type,
+        "label_names": None if regression else label_names(classifier),
+        "quantization": quantization,
+        "max_tokens": MAX_TOKENS,
+        "padding_id": PADDING_ID,
+        "tokenizer": keras.saving.serialize_keras_object(tokenizer),
+    }
+    model = _add_metadata(model, {METADATA: json.dumps(metadata).encode("utf-8")})
+    partial = os.fspath(path) + ".partial"
+    with open(partial, "wb") as f:
+        f.write(model)
+    os.replace(partial, path)
+    return path
+
+
+class TFLiteClassifier:
+    """Classifies texts with a `.tflite` file written by `export_tflite`.
+
+    Runs on LiteRT (`ai_edge_litert`), registering tensorflow-text's ops for
+    files with the tokenizer inside; for ids-input files (word tokenizer) it
+    tokenizes with the tokenizer stored in the file, exactly as the Keras
+    model did. Each document is one `invoke` and no state is carried from
+    one call to the next.
+
+    Args:
+        path: A `.tflite` file written by `export_tflite`.
+        num_threads: Integer, CPU threads of the interpreter. Defaults to 1.
+
+    Example:
+
+    ```python
+    runner = TFLiteClassifier("sentiment.tflite")
+    labels, probabilities = runner.predict(["A fine film.", "Dull."])
+    ```
+    """
+
+    def __init__(self, path, num_threads=1):
+        from ai_edge_litert.interpreter import InterpreterWithCustomOps
+
+        self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"No TFLite file at {self.path!r}.")
+        with open(self.path, "rb") as f:
+            content = f.read()
+        entries = read_metadata(content, self.path)
+        self.metadata = json.loads(entries[METADATA])
+        if self.metadata.get("format") != FORMAT:
+            raise ValueError(
+                f"{self.path!r} was written by ulmfit-tf {self.metadata.get('ulmfit_tf', '?')} in TFLite format "
+                f"{self.metadata.get('format')}; this version reads format {FORMAT}. Export it again."
+            )
+        self.label_names = self.metadata["label_names"]
+        self.problem_type = self.metadata["problem_type"]
+        text_input = self.metadata["input"] == "text"
+        self._interpreter = InterpreterWithCustomOps(
+            model_content=content,
+            custom_op_registerers=_text_op_registerers() if text_input else [],
+            num_threads=num_threads,
+        )
+        self._classify = self._interpreter.get_signature_runner("serving_default")
+        self._tokenize = self._interpreter.get_signature_runner("tokenize") if text_input else None
+        self.tokenizer = None
+        if not text_input:
+            import ulmfit_tf.text  # noqa: F401  (registers the tokenizer classes)
+
+            self.tokenizer = keras.saving.deserialize_keras_object(self.metadata["tokenizer"])
+
+    def tokenize(self, texts):
+        """The token ids the network reads for each text (a list of int arrays)."""
+        texts = _as_texts(texts)
+        if self._tokenize is None:
+            ids = self.tokenizer(tf.constant(texts, tf.string))[:, : self.metadata["max_tokens"]]
+            return [np.asarray(row, "int32") for row in ids.to_list()]
+        return [self._tokenize(text=np.array([text], dtype=object))["token_ids"][0] for text in texts]
+
+    def predict_outputs(self, texts):
+        """The model's output for each text: probabilities `(n, classes)` (or regression values)."""
+        name = self.metadata["output"]
+        if self._tokenize is not None:
+            rows = [self._run(text=np.array([text], dtype=object))[name] for text in _as_texts(texts)]
+        else:
+            rows = [self._run(token_ids=ids[None, :])[name] for ids in self.tokenize(texts)]
+        return np.concatenate(rows) if rows else np.zeros((0, 0), "float32")
+
+    def predict(self, texts):
+        """Labels and probabilities of a list of texts.
+
+        Returns:
+            `(labels, probabilities)`: the most probable class name of each
+            text and the float32 probabilities `(n, classes)`. For a
+            regression model, `(None, predictions)`.
+        """
+        outputs = self.predict_outputs(texts)
+        if self.label_names is None:
+            return None, outputs
+        return [self.label_names[i] for i in outputs.argmax(axis=-1)], outputs
+
+    def _run(self, **inputs):
+        self._interpreter.reset_all_variables()
+        return self._classify(**inputs)
+
+
+def read_metadata(content, name="the model"):
+    """The `{name: bytes}` metadata entries of a TFLite flatbuffer written by `export_tflite`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    try:
+        if len(content) < 8 or content[4:8] != b"TFL3":
+            raise ValueError
+        model = schema.Model.GetRootAs(content, 0)
+        entries = {}
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            entries[entry.Name().decode("utf-8")] = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+    except Exception:
+        raise ValueError(f"{name!r} is not a TFLite model file.") from None
+    if METADATA not in entries:
+        raise ValueError(
+            f"{name!r} is a TFLite model, but not one written by `ulmfit_tf.export.export_tflite` "
+            "(it has no ulmfit_tf metadata)."
+        )
+    return entries
+
+
+def _device_ids(tokenizer, text):
+    """Ids `(1, time)` for one text, with the ops that run in TFLite.
+
+    The same ids as `tokenizer(text)` for valid UTF-8 (the Python runner
+    replaces invalid bytes first, as the tokenizer's own transcoding does).
+    """
+    # One text: the ragged values are its ids (ragged slicing and padding
+    # ops have no TFLite kernels).
+    ids = tokenizer.tokenize_valid_utf8(text).flat_values[:MAX_TOKENS]
+    if tokenizer.reverse:
+        ids = tf.reverse(ids, axis=[0])
+    # An empty token list still gets one (padding) step.
+    ids = tf.pad(ids, [[0, tf.maximum(0, 1 - tf.size(ids))]], constant_values=PADDING_ID)
+    return tf.reshape(ids, [1, -1])
+
+
+def _representative_data(tokenizer, texts, text_input):
+    def generate():
+        for text in texts:
+            if text_input:
+                yield "serving_default", {"text": np.array([text.encode("utf-8")], dtype=object)}
+            else:
+                ids = tokenizer(tf.constant([text]))[:, :MAX_TOKENS].to_tensor(default_value=PADDING_ID)
+                yield "serving_default", {"token_ids": ids.numpy().astype("int32")}
+
+    return generate
+
+
+def _add_metadata(model, entries):
+    """The flatbuffer `model` with named metadata buffers added."""
+    from tensorflow.lite.tools import flatbuffer_utils
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model_object = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    for name, data in entries.items():
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(data, np.uint8)
+        model_object.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name = name
+        entry.buffer = len(model_object.buffers) - 1
+        model_object.metadata = (model_object.metadata or []) + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model_object))
+
+
+def _text_op_registerers():
+    import tensorflow_text
+
+    return list(tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS)
+
+
+def _as_texts(texts):
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    # Invalid UTF-8 becomes U+FFFD, as the Keras tokenizers do.
+    return [t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t) for t in texts]
+
+
+def _version():
+    from ulmfit_tf import __version__
+
+    return __version__
