@@ -171,3 +171,14 @@ def test_bad_inputs(language_model, reviews):
         stages.finetune_language_model(language_model, ["Too short."], batch_size=8, bptt=16, verbose=0)
     with pytest.raises(ValueError, match="not one of the known labels"):
         stages.fit_classifier(language_model, texts, labels, validation=(texts[:2], ["fresh", "meh"]), verbose=0)
+
+
+@pytest.mark.parametrize("batch_size, bptt", [(4, 5), (3, 16), (8, 7)])
+def test_step_count_matches_the_language_model_stream(reviews, batch_size, bptt):
+    from ulmfit_tf.text import WordTokenizer
+    from ulmfit_tf.text import language_model_dataset
+
+    texts = reviews["train"][0][:60]
+    tokenizer = WordTokenizer(vocabulary=["xxunk", "xxpad", "xxbos", "the", "a", "."])
+    stream = language_model_dataset(texts, tokenizer, batch_size, bptt, shuffle=False)
+    assert stages._stream_steps(texts, tokenizer, batch_size, bptt, "texts") == sum(1 for _ in stream)

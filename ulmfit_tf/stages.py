@@ -30,6 +30,7 @@ from ulmfit_tf.optimizers.discriminative import DiscriminativeOptimizer
 from ulmfit_tf.schedules.slanted_triangular import SlantedTriangularLR
 from ulmfit_tf.text.classification_dataset import classification_dataset
 from ulmfit_tf.text.classification_dataset import encode_labels
+from ulmfit_tf.text.classification_dataset import tokenize_all
 from ulmfit_tf.text.language_model_dataset import language_model_dataset
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 
@@ -264,11 +265,10 @@ def fit_classifier(
         seed=seed,
     )
     targets = classifier.encode_targets(labels)
+    ids = tokenize_all(texts, classifier.preprocessor, progress=verbose != 0)  # once for every epoch
 
     def train_data(epoch):
-        return classification_dataset(
-            texts, targets, classifier.preprocessor, batch_size=batch_size, seed=seed + epoch
-        )
+        return classification_dataset(ids, targets, None, batch_size=batch_size, seed=seed + epoch)
 
     validation_data = None
     if validation is not None:
@@ -388,7 +388,7 @@ def _fit_language_model(
 ):
     tokenizer = model.preprocessor
     texts = _nonempty(texts, "texts")
-    steps = _stream_steps(texts, tokenizer, batch_size, bptt, "texts")
+    steps = _stream_steps(texts, tokenizer, batch_size, bptt, "texts", progress=verbose != 0)
 
     def train_data(epoch):
         data = language_model_dataset(texts, tokenizer, batch_size, bptt, seed=seed + epoch)
@@ -397,7 +397,9 @@ def _fit_language_model(
     validation_data = None
     if validation_texts is not None:
         validation_texts = _nonempty(validation_texts, "validation texts")
-        validation_steps = _stream_steps(validation_texts, tokenizer, batch_size, bptt, "validation texts")
+        validation_steps = _stream_steps(
+            validation_texts, tokenizer, batch_size, bptt, "validation texts", progress=verbose != 0
+        )
         validation_data = language_model_dataset(validation_texts, tokenizer, batch_size, bptt, shuffle=False)
         validation_data = validation_data.apply(tf.data.experimental.assert_cardinality(validation_steps))
     optimizer = keras.optimizers.AdamW(
@@ -418,11 +420,16 @@ def _fit_language_model(
     return model
 
 
-def _stream_steps(texts, tokenizer, batch_size, bptt, what):
-    """The number of batches of a text stream (it does not depend on the order)."""
-    steps = sum(1 for _ in language_model_dataset(texts, tokenizer, batch_size, bptt, shuffle=False))
+def _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=False):
+    """The number of batches of a text stream (it does not depend on the order).
+
+    `language_model_dataset` cuts the stream of `tokens` ids into
+    `batch_size` rows and each row into windows of `bptt` tokens plus one
+    target token.
+    """
+    tokens = int(tf.reduce_sum(tokenize_all(texts, tokenizer, progress=progress).row_lengths()))
+    steps = max(0, (tokens // batch_size - 1) // bptt)
     if steps == 0:
-        tokens = int(tf.reduce_sum(tokenizer(texts[:10000]).row_lengths()))
         raise ValueError(
             f"The {what} are too short for one batch: {tokens:,} tokens, and a batch needs "
             f"batch_size x (bptt + 1) = {batch_size} x {bptt + 1}. Give more text or lower "

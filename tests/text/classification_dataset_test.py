@@ -5,6 +5,7 @@ import tensorflow as tf
 from ulmfit_tf.models import AWDLSTMBackbone
 from ulmfit_tf.text import classification_dataset
 from ulmfit_tf.text import encode_labels
+from ulmfit_tf.text.classification_dataset import tokenize_all
 
 
 def numbers(texts):
@@ -84,3 +85,17 @@ def test_bad_labels_and_inputs():
         classification_dataset(["a", "b"], [0], numbers)
     with pytest.raises(ValueError, match="at least one text"):
         classification_dataset([], [], numbers)
+
+
+def test_pretokenized_ids_give_the_same_batches_and_tokenizing_shows_progress(capsys):
+    ids = tokenize_all(TEXTS, numbers, batch_size=64, progress=True)
+    assert "300/300" in capsys.readouterr().out
+    assert ids.to_list() == numbers(tf.constant(TEXTS)).to_list()
+    from_texts = classification_dataset(TEXTS, TARGETS, numbers, batch_size=16, seed=3)
+    from_ids = classification_dataset(ids, TARGETS, None, batch_size=16, seed=3)
+    assert int(from_ids.cardinality()) == int(from_texts.cardinality())
+    for (x1, y1), (x2, y2) in zip(from_texts, from_ids):
+        np.testing.assert_array_equal(x1.numpy(), x2.numpy())
+        np.testing.assert_array_equal(y1.numpy(), y2.numpy())
+    with pytest.raises(ValueError, match="same length"):
+        classification_dataset(ids, TARGETS[:5], None)

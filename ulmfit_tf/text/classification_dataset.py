@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -78,7 +79,9 @@ def classification_dataset(
     tokens past it are dropped, so memory stays bounded.
 
     Args:
-        texts: List of strings.
+        texts: List of strings, or their ids already tokenized (a
+            `tf.RaggedTensor` from `tokenize_all`, so that a text is
+            tokenized once for many epochs; `tokenizer` is then unused).
         targets: Array of targets, one per text: class ids, multi-hot rows
             (see `encode_labels`), or floats for regression.
         tokenizer: A callable mapping a batch of strings to a
@@ -102,18 +105,20 @@ def classification_dataset(
     data = classification_dataset(train_texts, targets, tokenizer, batch_size=64)
     ```
     """
-    texts = list(texts)
+    if not isinstance(texts, tf.RaggedTensor):
+        texts = list(texts)
     targets = np.asarray(targets)
-    if not texts:
+    count = int(texts.nrows()) if isinstance(texts, tf.RaggedTensor) else len(texts)
+    if not count:
         raise ValueError("Argument `texts` must hold at least one text. Received: texts=[]")
-    if len(targets) != len(texts):
+    if len(targets) != count:
         raise ValueError(
             "Arguments `texts` and `targets` must have the same length. "
-            f"Received: {len(texts)} texts and {len(targets)} targets"
+            f"Received: {count} texts and {len(targets)} targets"
         )
     if max_length is not None and max_length < 1:
         raise ValueError(f"Argument `max_length` must be a positive integer or None. Received: max_length={max_length}")
-    ids = tokenize_all(texts, tokenizer)
+    ids = tf.cast(texts, tf.int32) if isinstance(texts, tf.RaggedTensor) else tokenize_all(texts, tokenizer)
     if max_length is not None:
         ids = ids[:, :max_length]
     # Rows of a ragged tensor carry a ragged spec that `padded_batch`
@@ -126,7 +131,7 @@ def classification_dataset(
         return dataset.prefetch(tf.data.AUTOTUNE)
     lengths = ids.row_lengths().numpy()
     boundaries = np.unique(np.quantile(lengths, np.linspace(0, 1, num_buckets + 1)[1:-1]).astype(int) + 1)
-    dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.bucket_by_sequence_length(
         element_length_func=lambda token_ids, _: tf.shape(token_ids)[0],
         bucket_boundaries=boundaries.tolist(),
@@ -143,12 +148,21 @@ def classification_dataset(
     return dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
 
 
-def tokenize_all(texts, tokenizer, batch_size=1024):
-    """All texts' ids as one `tf.RaggedTensor`, tokenized in batches."""
-    pieces = [
-        tokenizer(tf.constant(texts[start : start + batch_size], tf.string))
-        for start in range(0, len(texts), batch_size)
-    ]
+def tokenize_all(texts, tokenizer, batch_size=1024, progress=False):
+    """All texts' ids as one `tf.RaggedTensor`, tokenized in batches.
+
+    Args:
+        texts: List of strings.
+        tokenizer: A callable mapping a batch of strings to ragged ids.
+        batch_size: Integer, texts per tokenizer call.
+        progress: Boolean, show a progress bar (texts done, rate).
+    """
+    bar = keras.utils.Progbar(len(texts), unit_name="text") if progress else None
+    pieces = []
+    for start in range(0, len(texts), batch_size):
+        pieces.append(tokenizer(tf.constant(texts[start : start + batch_size], tf.string)))
+        if bar is not None:
+            bar.update(min(start + batch_size, len(texts)))
     return tf.cast(tf.concat(pieces, axis=0), tf.int32)
 
 
