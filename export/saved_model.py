@@ -1,18 +1,15 @@
 """SavedModel for TF Serving: raw strings in, named outputs out."""
 
 import os
-import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from ulmfit_tf.model_directory import write_folder_atomically
 from ulmfit_tf.models import ULMFiTTextClassifier
+from ulmfit_tf.text.classification_dataset import MAX_LENGTH as MAX_TOKENS
 from ulmfit_tf.text.classification_dataset import PADDING_ID
-
-# Tokens of one document the exported graphs read (the first ones), as in
-# `classification_dataset`: long documents stay bounded in time and memory.
-MAX_TOKENS = 8192
 
 
 def export_saved_model(classifier, directory, version=1):
@@ -76,13 +73,7 @@ def export_saved_model(classifier, directory, version=1):
     if classifier.problem_type != "regression":
         names = label_names(classifier)
         archive.add_endpoint("label_names", lambda: {"label_names": tf.constant(names)}, [])
-    partial = path + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    archive.write_out(partial, verbose=False)
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    os.replace(partial, path)
-    return path
+    return write_folder_atomically(path, lambda partial: archive.write_out(partial, verbose=False))
 
 
 def predict_saved_model(path, texts, batch_size=64):

@@ -12,6 +12,7 @@ import tensorflow as tf
 from ulmfit_tf.export.saved_model import MAX_TOKENS
 from ulmfit_tf.export.saved_model import _check_classifier
 from ulmfit_tf.export.saved_model import label_names
+from ulmfit_tf.export.saved_model import text_to_ids
 from ulmfit_tf.text.classification_dataset import PADDING_ID
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 
@@ -269,8 +270,7 @@ def _representative_data(tokenizer, texts, text_input):
             if text_input:
                 yield "serving_default", {"text": np.array([text.encode("utf-8")], dtype=object)}
             else:
-                ids = tokenizer(tf.constant([text]))[:, :MAX_TOKENS].to_tensor(default_value=PADDING_ID)
-                yield "serving_default", {"token_ids": ids.numpy().astype("int32")}
+                yield "serving_default", {"token_ids": text_to_ids(tokenizer, tf.constant([text])).numpy()}
 
     return generate
 

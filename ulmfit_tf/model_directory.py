@@ -24,13 +24,28 @@ def save_model_directory(model, directory, kind):
 
     if kind not in FILENAMES:
         raise ValueError(f"Argument `kind` must be one of {tuple(FILENAMES)}. Received: kind={kind!r}")
-    directory = os.fspath(directory)
-    partial = directory.rstrip("/") + ".partial"
+
+    def write(partial):
+        model.save(os.path.join(partial, FILENAMES[kind]))
+        with open(os.path.join(partial, MANIFEST), "w") as f:
+            json.dump({"format": FORMAT, "kind": kind, "file": FILENAMES[kind], "ulmfit_tf": __version__}, f)
+
+    return write_folder_atomically(directory, write)
+
+
+def write_folder_atomically(directory, write):
+    """Fills `directory` all at once: `write(folder)` fills a fresh
+    `directory.partial` folder, which then replaces `directory`, so an
+    interrupted write never leaves a half-written folder under that name.
+
+    Returns:
+        `directory`, as a string.
+    """
+    directory = os.fspath(directory).rstrip("/")
+    partial = directory + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
-    model.save(os.path.join(partial, FILENAMES[kind]))
-    with open(os.path.join(partial, MANIFEST), "w") as f:
-        json.dump({"format": FORMAT, "kind": kind, "file": FILENAMES[kind], "ulmfit_tf": __version__}, f)
+    write(partial)
     if os.path.isdir(directory):
         shutil.rmtree(directory)
     os.replace(partial, directory)

@@ -6,6 +6,8 @@ import shutil
 import keras
 import numpy as np
 
+from ulmfit_tf.model_directory import write_folder_atomically
+
 WEIGHTS_FILENAME = "model.weights.h5"
 STATE_FILENAME = "state.json"
 _PREFIX = "epoch_"
@@ -62,18 +64,18 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return
         os.makedirs(self.directory, exist_ok=True)
         final = os.path.join(self.directory, f"{_PREFIX}{epoch + 1:04d}")
-        partial = final + ".partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        os.makedirs(partial)
-        self.model.save_weights(os.path.join(partial, WEIGHTS_FILENAME))
-        state = {
-            "epochs_completed": epoch + 1,
-            "seed_generators": [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)],
-        }
-        with open(os.path.join(partial, STATE_FILENAME), "w") as f:
-            json.dump(state, f)
+
+        def write(partial):
+            self.model.save_weights(os.path.join(partial, WEIGHTS_FILENAME))
+            state = {
+                "epochs_completed": epoch + 1,
+                "seed_generators": [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)],
+            }
+            with open(os.path.join(partial, STATE_FILENAME), "w") as f:
+                json.dump(state, f)
+
         previous = self.latest()
-        os.replace(partial, final)
+        write_folder_atomically(final, write)
         if previous is not None and previous != final:
             shutil.rmtree(previous, ignore_errors=True)
 

@@ -3,6 +3,9 @@ import numpy as np
 import tensorflow as tf
 
 PADDING_ID = 1  # fastai's xxpad
+# Tokens of one document a classifier reads (the first ones), in training
+# and in the exported models: long documents stay bounded in memory.
+MAX_LENGTH = 8192
 
 
 def encode_labels(labels, label_names=None, multi_label=False):
@@ -62,7 +65,7 @@ def classification_dataset(
     batch_size=64,
     shuffle=True,
     seed=None,
-    max_length=8192,
+    max_length=MAX_LENGTH,
     num_buckets=8,
 ):
     """Batches of `(token_ids, targets)` for a text classifier.
