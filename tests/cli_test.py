@@ -9,6 +9,7 @@ import pytest
 from ulmfit_tf import cli
 from ulmfit_tf import datasets
 from ulmfit_tf import demo
+from ulmfit_tf.model_directory import load_model_directory
 
 TINY_LM = ["--vocabulary-size", "200", "--embedding-dim", "8", "--hidden-dim", "16", "--num-layers", "2",
            "--batch-size", "8", "--bptt", "16", "--quiet"]
@@ -156,3 +157,20 @@ def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
 @pytest.mark.slow
 def test_default_demo(tmp_path):
     assert demo.main(["--output", str(tmp_path / "demo"), "--quiet"]) == 0
+
+
+def test_pretrain_streams_files_under_a_strategy_and_mixed_precision(files, capsys):
+    root = files["root"]
+    output = str(root / "streamed_lm")
+    code, out, err = run(
+        ["pretrain", "--stream", "--texts", str(root / "news*.txt"), "--output", output,
+         "--strategy", "mirrored", "--dtype-policy", "mixed_bfloat16"] + TINY_LM,
+        capsys,
+    )
+    assert code == 0, err
+    assert "saved language model" in out
+    # The policy is a training setting: the saved model loads in float32.
+    model = load_model_directory(output, "language_model")
+    assert model.backbone.lstm_layers[0].compute_dtype == "float32"
+    code, out, err = run(["pretrain", "--stream", "--texts", "a*.txt", "b*.txt", "--output", output] + TINY_LM, capsys)
+    assert code == 2 and "one glob pattern" in err

@@ -40,6 +40,14 @@ def build_parser():
         command.add_argument("--learning-rate", type=float, default=learning_rate, help="peak rate")
         command.add_argument("--batch-size", type=int, default=batch_size)
         command.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
+        command.add_argument(
+            "--strategy", default="default", choices=["default", "mirrored", "multi-worker", "tpu"],
+            help="tf.distribute strategy; multi-worker reads the cluster from TF_CONFIG",
+        )
+        command.add_argument(
+            "--dtype-policy", default=None, choices=["float32", "mixed_bfloat16", "mixed_float16"],
+            help="mixed precision (mixed_bfloat16 on CPU/TPU, mixed_float16 on GPU)",
+        )
 
     pretrain = add("pretrain", "Stage 1: train a language model (and a SentencePiece vocabulary) on a corpus.")
     pretrain.add_argument("--texts", required=True, nargs="+", help="corpus files")
@@ -52,6 +60,10 @@ def build_parser():
     pretrain.add_argument("--num-layers", type=int, default=3)
     pretrain.add_argument("--bptt", type=int, default=72)
     pretrain.add_argument("--backwards", action="store_true", help="train on reversed text")
+    pretrain.add_argument(
+        "--stream", action="store_true",
+        help="--texts is a glob pattern of text files (one document per line), streamed: for corpora larger than memory",
+    )
 
     finetune = add("finetune-lm", "Stage 2: fine-tune a language model on the target task's texts.")
     finetune.add_argument("--language-model", required=True, help="folder written by `pretrain`")
@@ -186,11 +198,13 @@ def _load(path, kind):
 
 
 def _save(model, path, kind):
-    """Saves a trained model and prints its last metrics."""
+    """Saves a trained model (on the chief of a cluster) and prints its last metrics."""
+    from ulmfit_tf.distribute import is_chief
     from ulmfit_tf.model_directory import save_model_directory
 
-    save_model_directory(model, path, kind)
-    print(f"saved {kind.replace('_', ' ')} to {path}")
+    if is_chief(model.distribute_strategy):
+        save_model_directory(model, path, kind)
+        print(f"saved {kind.replace('_', ' ')} to {path}")
     _print_table(_history_rows(model))
     return 0
 
@@ -207,16 +221,29 @@ def _print_table(rows):
         print("\n" + summary_table(rows))
 
 
+def _distribution(args):
+    """The stages' `strategy` and `dtype_policy` options (the strategy is made before any other op)."""
+    from ulmfit_tf.distribute import get_strategy
+
+    return {"strategy": get_strategy(args.strategy), "dtype_policy": args.dtype_policy}
+
+
 def cmd_pretrain(args):
     from ulmfit_tf import stages
 
-    texts = read_texts(args.texts, args.text_column)
-    validation = read_texts(args.validation, args.text_column) if args.validation else None
+    distribution = _distribution(args)
+    if args.stream:
+        if len(args.texts) != 1 or (args.validation and len(args.validation) != 1):
+            raise ValueError("With --stream, give --texts (and --validation) one glob pattern each, e.g. 'corpus/*.txt'.")
+        texts, validation = args.texts[0], args.validation[0] if args.validation else None
+    else:
+        texts = read_texts(args.texts, args.text_column)
+        validation = read_texts(args.validation, args.text_column) if args.validation else None
     model = stages.pretrain_language_model(
         texts, validation, vocabulary_size=args.vocabulary_size, embedding_dim=args.embedding_dim,
         hidden_dim=args.hidden_dim, num_layers=args.num_layers, batch_size=args.batch_size, bptt=args.bptt,
         epochs=args.epochs, learning_rate=args.learning_rate, backwards=args.backwards,
-        checkpoint_dir=args.output + ".checkpoints", seed=args.seed,
+        checkpoint_dir=args.output + ".checkpoints", seed=args.seed, **distribution,
         callbacks=_callbacks(args, "pretrain"), verbose=_verbose(args),
     )
     return _save(model, args.output, "language_model")
@@ -225,13 +252,14 @@ def cmd_pretrain(args):
 def cmd_finetune_lm(args):
     from ulmfit_tf import stages
 
+    distribution = _distribution(args)
     language_model = _load(args.language_model, "language_model")
     texts = read_texts(args.texts, args.text_column)
     validation = read_texts(args.validation, args.text_column) if args.validation else None
     model = stages.finetune_language_model(
         language_model, texts, validation, batch_size=args.batch_size, bptt=args.bptt, epochs=args.epochs,
         learning_rate=args.learning_rate, checkpoint_dir=args.output + ".checkpoints", seed=args.seed,
-        callbacks=_callbacks(args, "finetune"), verbose=_verbose(args),
+        **distribution, callbacks=_callbacks(args, "finetune"), verbose=_verbose(args),
     )
     return _save(model, args.output, "language_model")
 
@@ -239,13 +267,14 @@ def cmd_finetune_lm(args):
 def cmd_fit_classifier(args):
     from ulmfit_tf import stages
 
+    distribution = _distribution(args)
     language_model = _load(args.language_model, "language_model")
     texts, labels = read_labelled(args.train, args)
     validation = read_labelled(args.validation, args) if args.validation else None
     classifier = stages.fit_classifier(
         language_model, texts, labels, validation=validation, batch_size=args.batch_size, epochs=args.epochs,
         learning_rate=args.learning_rate, gradual_unfreezing=not args.no_gradual_unfreezing, bptt=args.bptt,
-        max_len=args.max_len, checkpoint_dir=args.output + ".checkpoints", seed=args.seed,
+        max_len=args.max_len, checkpoint_dir=args.output + ".checkpoints", seed=args.seed, **distribution,
         callbacks=_callbacks(args, "classifier"), verbose=_verbose(args),
     )
     return _save(classifier, args.output, "classifier")

@@ -23,6 +23,9 @@ import tensorflow as tf
 
 from ulmfit_tf.callbacks.epoch_checkpoint import EpochCheckpoint
 from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing
+from ulmfit_tf.distribute import distribute_language_model_dataset
+from ulmfit_tf.distribute import dtype_policy_scope
+from ulmfit_tf.distribute import per_replica_batch_size
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
 from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
@@ -33,6 +36,10 @@ from ulmfit_tf.text.classification_dataset import encode_labels
 from ulmfit_tf.text.classification_dataset import tokenize_all
 from ulmfit_tf.text.language_model_dataset import language_model_dataset
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
+
+
+STREAM_CHUNK_DOCUMENTS = 4096
+TOKENIZER_SAMPLE_LINES = 200_000
 
 
 class TrainingDiverged(RuntimeError):
@@ -56,6 +63,8 @@ def pretrain_language_model(
     backwards=False,
     checkpoint_dir=None,
     seed=0,
+    strategy=None,
+    dtype_policy=None,
     callbacks=(),
     verbose="auto",
 ):
@@ -67,12 +76,23 @@ def pretrain_language_model(
     around validation). AdamW (betas 0.8, 0.99, gradient norm clipped at
     0.4) under slanted triangular rates peaking at `learning_rate`.
 
+    A corpus larger than memory is streamed: give `texts` as a glob pattern
+    of UTF-8 text files (one document per line, e.g.
+    `"corpus/shard-*.txt"`). The files are read and tokenized on the fly
+    in the `tf.data` graph (parallel reads and map, prefetch), one chunk of
+    `STREAM_CHUNK_DOCUMENTS` documents at a time, so memory stays flat
+    however large the corpus; each epoch runs the number of batches one
+    counting pass found, less one per chunk (a shuffled chunk may give one
+    window fewer).
+
     Args:
-        texts: List of strings, the training corpus.
-        validation_texts: Optional list of strings, for validation loss.
+        texts: List of strings, the training corpus; or a glob pattern of
+            text files to stream.
+        validation_texts: Optional list of strings (or glob pattern), for
+            validation loss.
         tokenizer: Optional tokenizer giving ids. Defaults to a
             `SentencePieceTokenizer` of `vocabulary_size` pieces trained on
-            `texts`.
+            `texts` (on its first 200,000 lines when streaming).
         vocabulary_size: Integer, pieces of the SentencePiece model trained
             when no `tokenizer` is given.
         embedding_dim, hidden_dim, num_layers, dropout_multiplier: The
@@ -86,6 +106,15 @@ def pretrain_language_model(
         checkpoint_dir: Optional folder for per-epoch checkpoints (resumed
             from when present).
         seed: Integer, seeds weights, dropout and data order.
+        strategy: Optional `tf.distribute.Strategy` to train under (see
+            `ulmfit_tf.distribute`). `batch_size` is the global batch: each
+            of the replicas reads its own `batch_size / replicas` rows of
+            the stream, so they compute what one device computes.
+        dtype_policy: Optional Keras dtype policy of the model:
+            `"mixed_bfloat16"` or `"mixed_float16"` (with loss scaling).
+            The softmax, the loss and AR/TAR stay in float32. It is a
+            training setting: a saved model loads in float32, and each
+            stage takes its own `dtype_policy`.
         callbacks: More Keras callbacks.
         verbose: Keras' `fit` verbosity.
 
@@ -95,22 +124,25 @@ def pretrain_language_model(
     """
     keras.utils.set_random_seed(seed)
     if tokenizer is None:
-        tokenizer = SentencePieceTokenizer.train(_nonempty(texts, "texts"), vocabulary_size=vocabulary_size, seed=seed)
+        sample = _first_lines(_text_files(texts), TOKENIZER_SAMPLE_LINES) if isinstance(texts, str) else texts
+        tokenizer = SentencePieceTokenizer.train(_nonempty(sample, "texts"), vocabulary_size=vocabulary_size, seed=seed)
     tokenizer = with_direction(tokenizer, backwards)
-    backbone = AWDLSTMBackbone(
-        vocabulary_size=tokenizer.vocabulary_size,
-        embedding_dim=embedding_dim,
-        hidden_dim=hidden_dim,
-        num_layers=num_layers,
-        dropout_multiplier=dropout_multiplier,
-        stateful=True,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    model = ULMFiTLanguageModel(backbone, preprocessor=tokenizer, seed=seed)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope(), dtype_policy_scope(dtype_policy):
+        backbone = AWDLSTMBackbone(
+            vocabulary_size=tokenizer.vocabulary_size,
+            embedding_dim=embedding_dim,
+            hidden_dim=hidden_dim,
+            num_layers=num_layers,
+            dropout_multiplier=dropout_multiplier,
+            stateful=True,
+            batch_size=per_replica_batch_size(batch_size, strategy),
+            seed=seed,
+        )
+        model = ULMFiTLanguageModel(backbone, preprocessor=tokenizer, seed=seed)
     return _fit_language_model(
         model, texts, validation_texts, None, batch_size, bptt, epochs, learning_rate, weight_decay,
-        checkpoint_dir, seed, callbacks, verbose,
+        checkpoint_dir, seed, strategy, callbacks, verbose,
     )
 
 
@@ -127,6 +159,8 @@ def finetune_language_model(
     dropout_multiplier=None,
     checkpoint_dir=None,
     seed=0,
+    strategy=None,
+    dtype_policy=None,
     callbacks=(),
     verbose="auto",
 ):
@@ -147,8 +181,8 @@ def finetune_language_model(
             `pretrain_language_model`.
         factor: Float, the discriminative factor (2.6).
         dropout_multiplier: Optional float; defaults to the source's.
-        checkpoint_dir, seed, callbacks, verbose: As in
-            `pretrain_language_model`.
+        checkpoint_dir, seed, strategy, dtype_policy, callbacks, verbose:
+            As in `pretrain_language_model`.
 
     Returns:
         The fine-tuned `ULMFiTLanguageModel` (its `history` set).
@@ -156,29 +190,31 @@ def finetune_language_model(
     keras.utils.set_random_seed(seed)
     source = _language_model(language_model)
     backbone = source.backbone
-    new_backbone = AWDLSTMBackbone.from_config(
-        dict(
-            backbone.get_config(),
-            stateful=True,
-            batch_size=batch_size,
-            seed=seed,
-            dropout_multiplier=backbone.dropout_multiplier if dropout_multiplier is None else dropout_multiplier,
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope(), dtype_policy_scope(dtype_policy):
+        new_backbone = AWDLSTMBackbone.from_config(
+            dict(
+                backbone.get_config(),
+                stateful=True,
+                batch_size=per_replica_batch_size(batch_size, strategy),
+                seed=seed,
+                dropout_multiplier=backbone.dropout_multiplier if dropout_multiplier is None else dropout_multiplier,
+            )
         )
-    )
-    model = ULMFiTLanguageModel(
-        new_backbone,
-        output_dropout=source.output_dropout,
-        ar_alpha=source.ar_alpha,
-        tar_beta=source.tar_beta,
-        vocabulary=source.vocabulary,
-        preprocessor=source.preprocessor,
-        seed=seed,
-    )
-    model.backbone.set_encoder_weights(backbone)
-    model.decoder_bias.bias.assign(source.decoder_bias.bias)
+        model = ULMFiTLanguageModel(
+            new_backbone,
+            output_dropout=source.output_dropout,
+            ar_alpha=source.ar_alpha,
+            tar_beta=source.tar_beta,
+            vocabulary=source.vocabulary,
+            preprocessor=source.preprocessor,
+            seed=seed,
+        )
+        model.backbone.set_encoder_weights(backbone)
+        model.decoder_bias.bias.assign(source.decoder_bias.bias)
     return _fit_language_model(
         model, texts, validation_texts, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
-        checkpoint_dir, seed, callbacks, verbose,
+        checkpoint_dir, seed, strategy, callbacks, verbose,
     )
 
 
@@ -201,6 +237,8 @@ def fit_classifier(
     dropout_multiplier=None,
     checkpoint_dir=None,
     seed=0,
+    strategy=None,
+    dtype_policy=None,
     callbacks=(),
     verbose="auto",
 ):
@@ -236,8 +274,8 @@ def fit_classifier(
         max_len: Integer, pooled tokens at the end of each text (1440).
         dropout_multiplier: Optional float; defaults to the language
             model's.
-        checkpoint_dir, seed, callbacks, verbose: As in
-            `pretrain_language_model`.
+        checkpoint_dir, seed, strategy, dtype_policy, callbacks, verbose:
+            As in `pretrain_language_model`.
 
     Returns:
         The `ULMFiTTextClassifier`, its `preprocessor` the language model's
@@ -253,22 +291,26 @@ def fit_classifier(
         )
     if label_names is None and problem_type != "regression":
         label_names = _label_names(labels, problem_type)
-    classifier = ULMFiTTextClassifier.from_language_model(
-        source,
-        num_classes=len(label_names) if label_names else (np.shape(labels[0]) or (1,))[0],
-        preprocessor=source.preprocessor,
-        label_names=label_names,
-        problem_type=problem_type,
-        bptt=bptt,
-        max_len=max_len,
-        dropout_multiplier=dropout_multiplier,
-        seed=seed,
-    )
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope(), dtype_policy_scope(dtype_policy):
+        classifier = ULMFiTTextClassifier.from_language_model(
+            source,
+            num_classes=len(label_names) if label_names else (np.shape(labels[0]) or (1,))[0],
+            preprocessor=source.preprocessor,
+            label_names=label_names,
+            problem_type=problem_type,
+            bptt=bptt,
+            max_len=max_len,
+            dropout_multiplier=dropout_multiplier,
+            seed=seed,
+        )
     targets = classifier.encode_targets(labels)
     ids = tokenize_all(texts, classifier.preprocessor, progress=verbose != 0)  # once for every epoch
 
     def train_data(epoch):
-        return classification_dataset(ids, targets, None, batch_size=batch_size, seed=seed + epoch)
+        return classification_dataset(
+            ids, targets, None, batch_size=batch_size, seed=seed + epoch, batch_multiple=strategy.num_replicas_in_sync
+        )
 
     validation_data = None
     if validation is not None:
@@ -281,12 +323,13 @@ def fit_classifier(
             shuffle=False,
         )
     steps = int(train_data(0).cardinality())
-    rate = SlantedTriangularLR(learning_rate, total_steps=steps * epochs) if slanted_triangular else learning_rate
-    optimizer = keras.optimizers.AdamW(rate, weight_decay=weight_decay, beta_1=0.7, beta_2=0.99)
     groups = classifier.layer_groups()
-    if factor != 1:
-        optimizer = DiscriminativeOptimizer(optimizer, groups, factor=factor)
-    classifier.compile(optimizer=optimizer)
+    with strategy.scope():
+        rate = SlantedTriangularLR(learning_rate, total_steps=steps * epochs) if slanted_triangular else learning_rate
+        optimizer = keras.optimizers.AdamW(rate, weight_decay=weight_decay, beta_1=0.7, beta_2=0.99)
+        if factor != 1:
+            optimizer = DiscriminativeOptimizer(optimizer, groups, factor=factor)
+        classifier.compile(optimizer=optimizer, jit_compile=_jit_compile(strategy))
     stage_callbacks = []
     if gradual_unfreezing:
         schedule = [n for n in (1, 2, 3) if n < len(groups)] + [len(groups)]
@@ -384,39 +427,53 @@ class ResetStateEachEpoch(keras.callbacks.Callback):
 
 def _fit_language_model(
     model, texts, validation_texts, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
-    checkpoint_dir, seed, callbacks, verbose,
+    checkpoint_dir, seed, strategy, callbacks, verbose,
 ):
     tokenizer = model.preprocessor
-    texts = _nonempty(texts, "texts")
-    steps = _stream_steps(texts, tokenizer, batch_size, bptt, "texts", progress=verbose != 0)
+
+    def source(texts, what):
+        """The documents, their batch count and the `language_model_dataset` options."""
+        if isinstance(texts, str):
+            files = _text_files(texts)
+            steps = _file_stream_steps(files, tokenizer, batch_size, bptt, what)
+            return (lambda: tf.data.TextLineDataset(files)), steps, {"chunk_documents": STREAM_CHUNK_DOCUMENTS}
+        texts = _nonempty(texts, what)
+        return (lambda: texts), _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=verbose != 0), {}
+
+    def stream(documents, steps, options, **kwargs):
+        data = language_model_dataset(documents(), tokenizer, batch_size, bptt, **options, **kwargs)
+        data = data.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
+        return distribute_language_model_dataset(data, strategy, batch_size)
+
+    documents, steps, options = source(texts, "texts")
 
     def train_data(epoch):
-        data = language_model_dataset(texts, tokenizer, batch_size, bptt, seed=seed + epoch)
-        return data.apply(tf.data.experimental.assert_cardinality(steps))
+        return stream(documents, steps, options, seed=seed + epoch)
 
-    validation_data = None
+    validation_data = validation_steps = None
     if validation_texts is not None:
-        validation_texts = _nonempty(validation_texts, "validation texts")
-        validation_steps = _stream_steps(
-            validation_texts, tokenizer, batch_size, bptt, "validation texts", progress=verbose != 0
+        validation_documents, validation_steps, validation_options = source(validation_texts, "validation texts")
+        validation_data = stream(validation_documents, validation_steps, validation_options, shuffle=False)
+    with strategy.scope():
+        optimizer = keras.optimizers.AdamW(
+            SlantedTriangularLR(learning_rate, total_steps=steps * epochs),
+            weight_decay=weight_decay,
+            beta_1=0.8,
+            beta_2=0.99,
+            clipnorm=0.4,
         )
-        validation_data = language_model_dataset(validation_texts, tokenizer, batch_size, bptt, shuffle=False)
-        validation_data = validation_data.apply(tf.data.experimental.assert_cardinality(validation_steps))
-    optimizer = keras.optimizers.AdamW(
-        SlantedTriangularLR(learning_rate, total_steps=steps * epochs),
-        weight_decay=weight_decay,
-        beta_1=0.8,
-        beta_2=0.99,
-        clipnorm=0.4,
+        if factor is not None:
+            optimizer = DiscriminativeOptimizer(optimizer, model.layer_groups(), factor=factor)
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            jit_compile=_jit_compile(strategy),
+        )
+    _fit(
+        model, train_data, validation_data, epochs, checkpoint_dir, [ResetStateEachEpoch()] + list(callbacks), verbose,
+        steps=steps, validation_steps=validation_steps,
     )
-    if factor is not None:
-        optimizer = DiscriminativeOptimizer(optimizer, model.layer_groups(), factor=factor)
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    _fit(model, train_data, validation_data, epochs, checkpoint_dir, [ResetStateEachEpoch()] + list(callbacks), verbose)
     return model
 
 
@@ -438,7 +495,48 @@ def _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=False):
     return steps
 
 
-def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, verbose):
+def _text_files(pattern):
+    files = sorted(tf.io.gfile.glob(pattern))
+    if not files:
+        raise ValueError(f"No files match {pattern!r}: give a glob pattern of text files, one document per line.")
+    return files
+
+
+def _first_lines(files, count):
+    lines = []
+    for path in files:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if len(lines) == count:
+                    return lines
+                lines.append(line.rstrip("\n"))
+    return lines
+
+
+def _file_stream_steps(files, tokenizer, batch_size, bptt, what):
+    """Batches per epoch of streamed files, counted in one pass in constant memory."""
+
+    def windows(ids):
+        rows = tf.size(ids.flat_values, tf.int64) // batch_size
+        return tf.maximum(tf.constant(0, tf.int64), (rows - 1) // bptt)
+
+    chunks = (
+        tf.data.TextLineDataset(files)
+        .batch(STREAM_CHUNK_DOCUMENTS)
+        .map(tokenizer, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(windows)
+    )
+    total, count = chunks.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), lambda a, w: (a[0] + w, a[1] + 1))
+    steps = int(total) - int(count)
+    if steps < 1:
+        raise ValueError(
+            f"The {what} are too short for one batch per epoch: they give {int(total)} windows of "
+            f"batch_size x bptt = {batch_size} x {bptt} tokens. Give more text or lower `batch_size`/`bptt`."
+        )
+    return steps
+
+
+def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, verbose, steps=None, validation_steps=None):
     """`model.fit` one epoch at a time, on `train_data(epoch)`.
 
     Each epoch's data order comes from the seed and the epoch number alone,
@@ -460,6 +558,8 @@ def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, 
             validation_data=validation_data,
             epochs=epochs,
             initial_epoch=epoch,
+            steps_per_epoch=steps,
+            validation_steps=validation_steps,
             shuffle=False,
             callbacks=callbacks,
             verbose=verbose,
@@ -476,6 +576,11 @@ def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, 
     if merged:
         history.history = merged
         model.history = history
+
+
+def _jit_compile(strategy):
+    # XLA fails under MirroredStrategy; Keras' "auto" already skips it on CPU.
+    return "auto" if strategy.num_replicas_in_sync == 1 else False
 
 
 class _StopAfterOneEpoch(keras.callbacks.Callback):

@@ -22,6 +22,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
     to a new folder, which is then renamed into place in one step: a run
     killed at any moment leaves either the previous checkpoint or the new
     one, never a half-written file. Only the latest checkpoint is kept.
+    Under `MultiWorkerMirroredStrategy` only the chief writes, and every
+    worker restores from `directory`, which must then be storage that all
+    workers share (a network file system).
 
     `restore()` loads the latest checkpoint into a model compiled like the
     one that wrote it and returns the number of epochs it completed: pass
@@ -62,6 +65,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             return
+        if not self.model.distribute_strategy.extended.should_checkpoint:
+            return  # Under multi-worker training only the chief (worker 0) writes.
         os.makedirs(self.directory, exist_ok=True)
         final = os.path.join(self.directory, f"{_PREFIX}{epoch + 1:04d}")
 
@@ -84,9 +89,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         path = self.latest()
         if path is None:
             return 0
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(path, WEIGHTS_FILENAME))
+        with model.distribute_strategy.scope():  # the strategy the model was built under, if any
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(os.path.join(path, WEIGHTS_FILENAME))
         with open(os.path.join(path, STATE_FILENAME)) as f:
             state = json.load(f)
         variables = _seed_states(model)

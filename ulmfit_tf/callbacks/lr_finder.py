@@ -187,12 +187,20 @@ def lr_find(model, data, start_lr=1e-7, end_lr=10.0, num_steps=100, batch_size=3
     result.suggestions["valley"]
     ```
     """
-    import tensorflow as tf
-
     if not getattr(model, "compiled", False):
         raise ValueError("Argument `model` must be compiled (with an optimizer and a loss) before `lr_find`.")
+    with model.distribute_strategy.scope():  # the strategy the model was built under, if any
+        result = _lr_find(model, data, start_lr, end_lr, num_steps, batch_size, verbose)
+    if plot_path is not None:
+        result.plot(plot_path)
+    return result
+
+
+def _lr_find(model, data, start_lr, end_lr, num_steps, batch_size, verbose):
+    import tensorflow as tf
+
     optimizer = model.optimizer
-    learning_rate = float(optimizer.learning_rate)
+    learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     try:
         optimizer.learning_rate = learning_rate
     except TypeError:
@@ -214,7 +222,4 @@ def lr_find(model, data, start_lr=1e-7, end_lr=10.0, num_steps=100, batch_size=3
         for variable, value in weights + optimizer_state:
             variable.assign(value)
         optimizer.learning_rate = learning_rate
-    result = LRFindResult(finder.learning_rates, finder.losses)
-    if plot_path is not None:
-        result.plot(plot_path)
-    return result
+    return LRFindResult(finder.learning_rates, finder.losses)

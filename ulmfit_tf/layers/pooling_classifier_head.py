@@ -11,8 +11,9 @@ class PoolingClassifierHead(keras.layers.Layer):
     `BatchNorm -> Dropout(0.4) -> Dense(50) -> ReLU -> BatchNorm ->
     Dropout(0.1) -> Dense(num_outputs)`. BatchNorm uses PyTorch's settings
     (epsilon 1e-5, running statistics updated by 0.1 of each batch), so
-    fastai's statistics load as they are. The outputs (logits) are float32,
-    also under mixed precision.
+    fastai's statistics load as they are. Under a `tf.distribute` strategy
+    the batch statistics span all replicas (`synchronized=True`), as on one
+    device. The outputs (logits) are float32, also under mixed precision.
 
     Args:
         num_outputs: Integer, number of outputs (classes).
@@ -59,7 +60,9 @@ class PoolingClassifierHead(keras.layers.Layer):
         for i, (size, rate) in enumerate(zip(units, dropout_rates)):
             last = i == len(units) - 1
             self.batch_norms.append(
-                keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"batch_normalization_{i}")
+                keras.layers.BatchNormalization(
+                    momentum=0.9, epsilon=1e-5, synchronized=True, name=f"batch_normalization_{i}"
+                )
             )
             self.dropouts.append(
                 keras.layers.Dropout(rate, seed=None if seed is None else seed + i, name=f"dropout_{i}")

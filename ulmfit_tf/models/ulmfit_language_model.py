@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from ulmfit_tf.distribute import DistributeFixes
 from ulmfit_tf.layers.rnn_dropout import RNNDropout
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
@@ -81,7 +82,7 @@ class DecoderBias(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
-class ULMFiTLanguageModel(keras.Model):
+class ULMFiTLanguageModel(DistributeFixes, keras.Model):
     """AWD-LSTM language model with a decoder tied to the embedding.
 
     The backbone's last output goes through locked output dropout and is

@@ -3,6 +3,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from ulmfit_tf.distribute import DistributeFixes
 from ulmfit_tf.layers.concat_pooling import ConcatPooling
 from ulmfit_tf.layers.pooling_classifier_head import PoolingClassifierHead
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
@@ -76,7 +77,7 @@ class SigmoidRange(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
-class ULMFiTTextClassifier(keras.Model):
+class ULMFiTTextClassifier(DistributeFixes, keras.Model):
     """ULMFiT's text classifier: AWD-LSTM encoder, concat pooling, head.
 
     Token ids `(batch, timesteps)`, padded after the text with `xxpad` (1),

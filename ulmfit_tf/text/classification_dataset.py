@@ -67,6 +67,7 @@ def classification_dataset(
     seed=None,
     max_length=MAX_LENGTH,
     num_buckets=8,
+    batch_multiple=1,
 ):
     """Batches of `(token_ids, targets)` for a text classifier.
 
@@ -96,6 +97,11 @@ def classification_dataset(
         max_length: Optional integer, the most tokens kept per text;
             `None` keeps every token.
         num_buckets: Integer, number of length buckets.
+        batch_multiple: Integer; when shuffling, every batch holds a
+            multiple of this many texts: the replicas of a `tf.distribute`
+            strategy then share each batch evenly. The fewer than
+            `batch_multiple` texts left over in a length bucket sit out
+            that epoch (fastai's training loader drops a whole last batch).
 
     Returns:
         A `tf.data.Dataset` of `(token_ids, targets)`, `token_ids` int32 of
@@ -118,6 +124,11 @@ def classification_dataset(
         raise ValueError(
             "Arguments `texts` and `targets` must have the same length. "
             f"Received: {count} texts and {len(targets)} targets"
+        )
+    if batch_size % batch_multiple:
+        raise ValueError(
+            f"Argument `batch_size` must be a multiple of `batch_multiple` ({batch_multiple}). "
+            f"Received: batch_size={batch_size}"
         )
     if max_length is not None and max_length < 1:
         raise ValueError(f"Argument `max_length` must be a positive integer or None. Received: max_length={max_length}")
@@ -143,11 +154,18 @@ def classification_dataset(
     )
     # Batches leave the buckets in an order set by the shuffle; shuffle them
     # once more so that long and short batches mix.
+    if batch_multiple > 1:
+
+        def trim(token_ids, target):
+            rows = tf.shape(token_ids)[0] // batch_multiple * batch_multiple
+            return token_ids[:rows], target[:rows]
+
+        dataset = dataset.map(trim).filter(lambda token_ids, _: tf.shape(token_ids)[0] > 0)
     dataset = dataset.shuffle(64, seed=seed, reshuffle_each_iteration=True)
     # The batch count does not depend on the shuffle; telling tf.data lets
     # Keras show progress and end epochs without an "ran out of data" warning.
     per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
-    batches = int(np.sum(-(-per_bucket // batch_size)))
+    batches = int(np.sum(per_bucket // batch_size + (per_bucket % batch_size >= batch_multiple)))
     return dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
 
 

@@ -73,7 +73,7 @@ def language_model_dataset(
         chunk_documents = len(texts)
     if shuffle:
         documents = documents.shuffle(chunk_documents, seed=seed, reshuffle_each_iteration=True)
-    chunks = documents.batch(chunk_documents).map(tokenizer)
+    chunks = documents.batch(chunk_documents).map(tokenizer, num_parallel_calls=tf.data.AUTOTUNE)
     # One random seed per chunk, new at every epoch, for the window lengths.
     chunk_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
