@@ -32,6 +32,8 @@ from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
 SIZES = {
     "paper": dict(vocabulary_size=30000, embedding_dim=400, hidden_dim=1152),
     "small": dict(vocabulary_size=8000, embedding_dim=128, hidden_dim=256),
+    # The `small` preset's language model (distributed_throughput.py).
+    "small-preset": dict(vocabulary_size=4000, embedding_dim=128, hidden_dim=320),
 }
 BATCH_SIZE, BPTT = 32, 70
 

@@ -91,6 +91,12 @@ def dtype_policy_scope(policy):
         keras.config.set_dtype_policy(previous)
 
 
+def num_workers(strategy):
+    """The number of worker processes (input pipelines) of `strategy`."""
+    replicas = strategy.num_replicas_in_sync
+    return 1 if replicas == 1 else replicas // len(strategy.extended.worker_devices)
+
+
 def distribute_language_model_dataset(dataset, strategy, batch_size):
     """Deals a stateful language model's stream out to the replicas.
 
@@ -103,25 +109,33 @@ def distribute_language_model_dataset(dataset, strategy, batch_size):
     batch. Every worker of a cluster reads the same stream (the same seed
     gives the same order) and keeps its own rows.
 
+    `dataset` may instead be a function `dataset(worker_index)` giving the
+    stream of one worker's share of the data (for example a shard of the
+    files), laid out in `batch_size / workers` rows; each worker then reads
+    only its own.
+
     Args:
         dataset: A `tf.data.Dataset` of `(x, y)` int32 windows
-            `(batch_size, window)`.
+            `(batch_size, window)`, or a function of the worker index.
         strategy: A `tf.distribute.Strategy`.
         batch_size: Integer, the global batch size.
 
     Returns:
-        `dataset` itself for one replica, otherwise a
+        The dataset itself for one replica, otherwise a
         `tf.distribute.DistributedDataset` to pass to `fit` (with
         `steps_per_epoch`).
     """
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
-        return dataset
+        return dataset(0) if callable(dataset) else dataset
     per_replica = per_replica_batch_size(batch_size, strategy)
 
     def dataset_fn(context):
         local = replicas // context.num_input_pipelines
-        first_row = context.input_pipeline_id * local * per_replica
+        if callable(dataset):
+            data, first_row = dataset(context.input_pipeline_id), 0
+        else:
+            data, first_row = dataset, context.input_pipeline_id * local * per_replica
 
         def pieces(x, y):
             # Elements go to this worker's replicas in turn: piece j to replica j.
@@ -133,7 +147,7 @@ def distribute_language_model_dataset(dataset, strategy, batch_size):
 
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-        return dataset.flat_map(pieces).with_options(options)
+        return data.flat_map(pieces).with_options(options)
 
     return strategy.distribute_datasets_from_function(dataset_fn)
 

@@ -25,6 +25,7 @@ from ulmfit_tf.callbacks.epoch_checkpoint import EpochCheckpoint
 from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing
 from ulmfit_tf.distribute import distribute_language_model_dataset
 from ulmfit_tf.distribute import dtype_policy_scope
+from ulmfit_tf.distribute import num_workers
 from ulmfit_tf.distribute import per_replica_batch_size
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
@@ -79,11 +80,13 @@ def pretrain_language_model(
     A corpus larger than memory is streamed: give `texts` as a glob pattern
     of UTF-8 text files (one document per line, e.g.
     `"corpus/shard-*.txt"`). The files are read and tokenized on the fly
-    in the `tf.data` graph (parallel reads and map, prefetch), one chunk of
+    in the `tf.data` graph (a parallel map, prefetched), one chunk of
     `STREAM_CHUNK_DOCUMENTS` documents at a time, so memory stays flat
     however large the corpus; each epoch runs the number of batches one
     counting pass found, less one per chunk (a shuffled chunk may give one
-    window fewer).
+    window fewer). Under a multi-worker strategy each worker streams its
+    own shard of the files (when there are at least as many files as
+    workers).
 
     Args:
         texts: List of strings, the training corpus; or a glob pattern of
@@ -431,29 +434,49 @@ def _fit_language_model(
 ):
     tokenizer = model.preprocessor
 
+    workers = num_workers(strategy)
+
     def source(texts, what):
-        """The documents, their batch count and the `language_model_dataset` options."""
-        if isinstance(texts, str):
-            files = _text_files(texts)
-            steps = _file_stream_steps(files, tokenizer, batch_size, bptt, what)
-            return (lambda: tf.data.TextLineDataset(files)), steps, {"chunk_documents": STREAM_CHUNK_DOCUMENTS}
-        texts = _nonempty(texts, what)
-        return (lambda: texts), _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=verbose != 0), {}
+        """`(steps, stream)`: the batches per epoch and `stream(**options)`, a new dataset."""
 
-    def stream(documents, steps, options, **kwargs):
-        data = language_model_dataset(documents(), tokenizer, batch_size, bptt, **options, **kwargs)
-        data = data.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
-        return distribute_language_model_dataset(data, strategy, batch_size)
+        def rows_of(documents, rows, **options):
+            data = language_model_dataset(documents, tokenizer, rows, bptt, **options)
+            return data.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
 
-    documents, steps, options = source(texts, "texts")
+        if not isinstance(texts, str):
+            texts = _nonempty(texts, what)
+            steps = _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=verbose != 0)
+            # Every worker lays out the whole stream and keeps its rows.
+            return steps, lambda **options: distribute_language_model_dataset(
+                rows_of(texts, batch_size, **options), strategy, batch_size
+            )
+        files = _text_files(texts)
+        # Several workers read one shard of the files each (when there are
+        # enough files), laid out in their share of the rows.
+        shards = [files[i::workers] for i in range(workers)] if 1 < workers <= len(files) else [files]
+        rows = batch_size // len(shards)
+        steps = min(_file_stream_steps(shard, tokenizer, rows, bptt, what) for shard in shards)
+
+        def stream(**options):
+            def shard_rows(index):
+                documents = tf.data.TextLineDataset(shards[index])
+                return rows_of(documents, rows, chunk_documents=STREAM_CHUNK_DOCUMENTS, **options)
+
+            return distribute_language_model_dataset(
+                shard_rows if len(shards) > 1 else shard_rows(0), strategy, batch_size
+            )
+
+        return steps, stream
+
+    steps, stream = source(texts, "texts")
 
     def train_data(epoch):
-        return stream(documents, steps, options, seed=seed + epoch)
+        return stream(seed=seed + epoch)
 
     validation_data = validation_steps = None
     if validation_texts is not None:
-        validation_documents, validation_steps, validation_options = source(validation_texts, "validation texts")
-        validation_data = stream(validation_documents, validation_steps, validation_options, shuffle=False)
+        validation_steps, validation_stream = source(validation_texts, "validation texts")
+        validation_data = validation_stream(shuffle=False)
     with strategy.scope():
         optimizer = keras.optimizers.AdamW(
             SlantedTriangularLR(learning_rate, total_steps=steps * epochs),

@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from ulmfit_tf.datasets import load_rotten_tomatoes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -51,11 +53,21 @@ def _free_ports(count):
 
 
 def _run_cluster(tmp_path, name, checkpoints, kill_epoch=None):
-    """Starts 2 workers; with `kill_epoch`, worker 1 SIGKILLs itself mid-epoch and the job is torn down."""
+    """Starts 2 workers; with `kill_epoch`, worker 1 SIGKILLs itself mid-epoch and the job is torn down.
+
+    Pretraining streams 4 shards of text files, 2 per worker.
+    """
+    corpus = tmp_path / "corpus"
+    if not corpus.exists():
+        corpus.mkdir()
+        texts = [t.replace("\n", " ") for t in load_rotten_tomatoes()["train"]["texts"][:480]]
+        for i in range(4):
+            (corpus / f"shard-{i}.txt").write_text("\n".join(texts[i::4]) + "\n", encoding="utf-8")
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     workers = []
     for index in range(2):
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        env["TRAIN_CORPUS"] = str(corpus / "shard-*.txt")
         args = [sys.executable, os.path.join(HERE, "train_worker.py"), str(tmp_path / f"{name}{index}.npz"),
                 str(checkpoints), "multi-worker"]
         if kill_epoch is not None and index == 1:

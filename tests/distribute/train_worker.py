@@ -7,7 +7,9 @@ STRATEGY is `default`, `mirrored` (two logical CPUs) or `multi-worker`
 and fits a classifier, with per-epoch checkpoints in CHECKPOINTS, and saves
 every stage's per-epoch losses and final weights to OUTPUT (`.npz`). With
 KILL_EPOCH, the process SIGKILLs itself in the middle of that epoch
-(0-based) of the pretraining stage: a real, unannounced death.
+(0-based) of the pretraining stage: a real, unannounced death. With the
+environment variable `TRAIN_CORPUS` (a glob of text files), pretraining
+streams those files instead (sharded by file between workers).
 """
 
 import json
@@ -51,7 +53,7 @@ data = load_rotten_tomatoes()
 texts, labels = data["train"]["texts"][:240], data["train"]["labels"][:240]
 common = dict(dropout_multiplier=0.0, seed=3, strategy=strategy, verbose=0)
 language_model = stages.pretrain_language_model(
-    texts, vocabulary_size=300, embedding_dim=16, hidden_dim=32, num_layers=2, batch_size=8, bptt=12,
+    os.environ.get("TRAIN_CORPUS", texts), vocabulary_size=300, embedding_dim=16, hidden_dim=32, num_layers=2, batch_size=8, bptt=12,
     epochs=3, validation_texts=texts[:60], checkpoint_dir=os.path.join(checkpoints, "pretrain"),
     callbacks=[KillMidEpoch()], **common,
 )
