@@ -157,12 +157,14 @@ class DistributeFixes:
 
     Two Keras bugs are worked around:
 
-    - Before its first step, `fit` averages the first batch over the
+    - Before its first step, `fit` draws a batch and averages it over the
       replicas to build the model symbolically. That fails under
       `MultiWorkerMirroredStrategy` (its `reduce` does not take the
-      `(x, y)` tuple) and for a batch whose rows do not split evenly. The
-      first replica's share of the batch has the same structure and dtypes,
-      so it is used instead.
+      `(x, y)` tuple) and for a batch whose rows do not split evenly; it
+      also starts an extra pass over the data (a reshuffling dataset then
+      trains on its second order, and a stream tokenizes a chunk for
+      nothing). The build only needs shapes and dtypes, so the dataset's
+      element spec (one replica's) is used instead.
     - With several workers, Keras averages each step's logs with
       `reduce("MEAN", value, axis=0)`, which fails for scalar logs
       ("Invalid reduction dimension 0 for input with 0 dimensions",
@@ -172,11 +174,9 @@ class DistributeFixes:
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if iterator is not None and self._distribute_strategy is not None:
-            for _, _, batches in iterator:
-                first = next(batches)
-                break
             data_batch = tf.nest.map_structure(
-                lambda value: self._distribute_strategy.experimental_local_results(value)[0], first
+                lambda spec: spec._value_specs[0] if hasattr(spec, "_value_specs") else spec,
+                iterator._distributed_dataset.element_spec,
             )
             iterator = None
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)

@@ -29,11 +29,15 @@ def test_mirrored_matches_one_device():
     np.testing.assert_allclose(result["exact/mirrored/state"], result["exact/default/state"], atol=1e-5)
     for mirrored, default in zip(result["exact/mirrored/weights"], result["exact/default/weights"]):
         np.testing.assert_allclose(mirrored, default, atol=1e-5)
-    # The stages: the same loss trajectories. Keras clips each replica's
-    # gradient before summing them, so with clipping at work they agree
-    # closely, not exactly; the classifier's replicas also leave out the
-    # odd text of a length bucket.
-    for stage, tolerance in (("pretrain", 0.01), ("finetune", 0.01), ("classifier", 0.15)):
+    # The classifier's machinery (discriminative rates, STLR, gradual
+    # unfreezing, BatchNorm over all replicas) on evenly split batches: exact too.
+    for mirrored, default in zip(result["exact/mirrored/classifier"], result["exact/default/classifier"]):
+        np.testing.assert_allclose(mirrored, default, atol=1e-4)
+    # The stages: the same loss trajectories (measured: the language model
+    # stages to 5e-7). The classifier stage's replicas draw their own masks
+    # for the head's dropout (0.1 whatever the multiplier, as in fastai) and
+    # leave out the odd text of a length bucket: within 10% (measured 3.7%).
+    for stage, tolerance in (("pretrain", 1e-4), ("finetune", 1e-4), ("classifier", 0.1)):
         mirrored, default = result[f"{stage}/mirrored"], result[f"{stage}/default"]
         for key in ("loss", "val_loss"):
             if key in default:

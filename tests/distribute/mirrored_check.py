@@ -24,6 +24,11 @@ from ulmfit_tf.distribute import distribute_language_model_dataset  # noqa: E402
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel  # noqa: E402
 from ulmfit_tf.text.language_model_dataset import language_model_dataset  # noqa: E402
+from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing  # noqa: E402
+from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier  # noqa: E402
+from ulmfit_tf.optimizers.discriminative import DiscriminativeOptimizer  # noqa: E402
+from ulmfit_tf.schedules.slanted_triangular import SlantedTriangularLR  # noqa: E402
+from ulmfit_tf.text.classification_dataset import classification_dataset  # noqa: E402
 
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 default = tf.distribute.get_strategy()
@@ -55,7 +60,28 @@ for name, strategy in (("default", default), ("mirrored", mirrored)):
     result[f"exact/{name}/state"] = np.concatenate(rows).tolist()
     result[f"exact/{name}/weights"] = [w.tolist() for w in model.get_weights()]
 
-# 2. The stages: same loss trajectories (gradient clipping is per replica in Keras).
+# 2. The classifier's training machinery (discriminative rates, STLR, gradual
+# unfreezing, synchronized BatchNorm) on batches that split evenly: exact.
+ids = tokenizer(tf.constant(texts))
+for name, strategy in (("default", default), ("mirrored", mirrored)):
+    keras.utils.set_random_seed(6)
+    with strategy.scope():
+        classifier = ULMFiTTextClassifier.from_language_model(
+            model, num_classes=2, label_names=["0", "1"], bptt=8, max_len=32, dropout_multiplier=0.0, seed=6,
+            hidden_dims=(),  # the head's hidden dropout (0.1) is not scaled by the multiplier, as in fastai
+        )
+        optimizer = DiscriminativeOptimizer(
+            keras.optimizers.AdamW(SlantedTriangularLR(1e-2, total_steps=60)), classifier.layer_groups()
+        )
+        classifier.compile(optimizer=optimizer, jit_compile=False)
+    groups = classifier.layer_groups()
+    classifier.fit(
+        classification_dataset(ids, np.array(labels), None, batch_size=16, seed=0, batch_multiple=2),
+        epochs=2, verbose=0, callbacks=[GradualUnfreezing(groups, schedule=[1, 2])],
+    )
+    result[f"exact/{name}/classifier"] = [w.tolist() for w in classifier.get_weights()]
+
+# 3. The stages: same loss trajectories.
 common = dict(dropout_multiplier=0.0, seed=3, verbose=0)
 for name, strategy in (("default", default), ("mirrored", mirrored)):
     language_model = stages.pretrain_language_model(
