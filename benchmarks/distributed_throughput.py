@@ -21,7 +21,6 @@ Run: `python benchmarks/distributed_throughput.py --write`.
 import argparse
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -52,7 +51,6 @@ from ulmfit_tf.distribute import dtype_policy_scope  # noqa: E402
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
 from ulmfit_tf.text import SentencePieceTokenizer  # noqa: E402
-from ulmfit_tf.text.language_model_dataset import language_model_dataset  # noqa: E402
 
 SIZE = SIZES["small-preset"]
 BATCH_SIZE, BPTT = 32, 70
