@@ -189,8 +189,6 @@ class DistributeFixes:
 
     def _vector_logs(self, logs):
         strategy = tf.distribute.get_strategy()
-        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or (
-            strategy.num_replicas_in_sync == len(strategy.extended.worker_devices)
-        ):
-            return logs  # one worker
+        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or num_workers(strategy) == 1:
+            return logs
         return {key: tf.reshape(value, [1]) for key, value in logs.items()}

@@ -508,7 +508,7 @@ def _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=False):
     target token.
     """
     tokens = int(tf.reduce_sum(tokenize_all(texts, tokenizer, progress=progress).row_lengths()))
-    steps = max(0, (tokens // batch_size - 1) // bptt)
+    steps = max(0, _windows(tokens, batch_size, bptt))
     if steps == 0:
         raise ValueError(
             f"The {what} are too short for one batch: {tokens:,} tokens, and a batch needs "
@@ -516,6 +516,13 @@ def _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=False):
             "`batch_size`/`bptt`."
         )
     return steps
+
+
+def _windows(tokens, batch_size, bptt):
+    """Windows of a stream of `tokens` ids laid out in `batch_size` rows (as
+    `language_model_dataset` cuts it: `bptt` tokens plus one target each);
+    negative when there are too few. Python ints or tensors."""
+    return (tokens // batch_size - 1) // bptt
 
 
 def _text_files(pattern):
@@ -539,15 +546,11 @@ def _first_lines(files, count):
 def _file_stream_steps(files, tokenizer, batch_size, bptt, what):
     """Batches per epoch of streamed files, counted in one pass in constant memory."""
 
-    def windows(ids):
-        rows = tf.size(ids.flat_values, tf.int64) // batch_size
-        return tf.maximum(tf.constant(0, tf.int64), (rows - 1) // bptt)
-
     chunks = (
         tf.data.TextLineDataset(files)
         .batch(STREAM_CHUNK_DOCUMENTS)
         .map(tokenizer, num_parallel_calls=tf.data.AUTOTUNE)
-        .map(windows)
+        .map(lambda ids: tf.maximum(tf.constant(0, tf.int64), _windows(tf.size(ids.flat_values, tf.int64), batch_size, bptt)))
     )
     total, count = chunks.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), lambda a, w: (a[0] + w, a[1] + 1))
     steps = int(total) - int(count)

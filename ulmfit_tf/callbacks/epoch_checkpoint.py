@@ -6,6 +6,7 @@ import shutil
 import keras
 import numpy as np
 
+from ulmfit_tf.distribute import is_chief
 from ulmfit_tf.model_directory import write_folder_atomically
 
 WEIGHTS_FILENAME = "model.weights.h5"
@@ -65,7 +66,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             return
-        if not self.model.distribute_strategy.extended.should_checkpoint:
+        if not is_chief(self.model.distribute_strategy):
             return  # Under multi-worker training only the chief (worker 0) writes.
         os.makedirs(self.directory, exist_ok=True)
         final = os.path.join(self.directory, f"{_PREFIX}{epoch + 1:04d}")
