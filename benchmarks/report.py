@@ -38,7 +38,7 @@ def write_section(heading, details, table, path="BENCHMARKS.md"):
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end == -1 else text[end + 1 :])
+        text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1 :])
     with open(path, "w") as f:
         f.write(text)
 

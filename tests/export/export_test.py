@@ -8,12 +8,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_text
 
 from ulmfit_tf import datasets
 from ulmfit_tf.convert import from_fastai
 from ulmfit_tf.export import TFLiteClassifier
 from ulmfit_tf.export import export_saved_model
 from ulmfit_tf.export import export_tflite
+from ulmfit_tf.export.tflite import _device_ids
+from ulmfit_tf.export.tflite import integer_network
 from ulmfit_tf.models import AWDLSTMBackbone
 from ulmfit_tf.models import ULMFiTTextClassifier
 from ulmfit_tf.text import SentencePieceTokenizer
@@ -190,10 +193,43 @@ def test_tflite_float16_and_int8_variants(classifier, tflite_files, reviews):
     assert argmax_agreement(tflite_files["dynamic_int8"], texts, expected) >= 0.99
 
 
-@pytest.mark.xfail(strict=True, reason="known: full-integer quantization collapses the outputs (BENCHMARKS.md)")
-def test_tflite_full_int8_agrees_with_keras(classifier, tflite_files, reviews):
+def test_integer_network_computes_the_classifier(classifier):
+    """The int8 file's rearranged network (fused LSTMs, sliced pooling, folded BatchNorm) is the same maths."""
+    tokenizer = classifier.preprocessor
+    # Empty, short, and longer than max_len (64) so that only the last chunks are pooled.
+    texts = ["", "A fine film.", "It drags, then it drags some more. " * 12, "Dull."]
+    forward = integer_network(classifier)
+    for text, expected in zip(texts, classifier.predict(texts, verbose=0)):
+        ids = _device_ids(tokenizer, tf.constant([text]))
+        np.testing.assert_allclose(forward(ids).numpy()[0], expected, atol=1e-5)
+    assert _device_ids(tokenizer, tf.constant([texts[2]])).shape[1] > 64
+
+
+def test_tflite_full_int8_is_integer_and_close_to_keras(classifier, tflite_files, reviews, tmp_path):
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps
+
+    # The ranges are measured, not taken from TFLite's calibrator (which varies from run to run): same scales.
+    again = export_tflite(classifier, tmp_path / "again.tflite", "int8", representative_texts=reviews["train"][0][3000:3200])
+    interpreter, other = (
+        InterpreterWithCustomOps(model_path=path, custom_op_registerers=tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS)
+        for path in (tflite_files["int8"], again)
+    )
+    details = interpreter.get_tensor_details()
+    assert [d["quantization"] for d in details] == [d["quantization"] for d in other.get_tensor_details()]
+    dtypes = {t["index"]: t["dtype"] for t in details}
+    network_ops = [op for op in interpreter._get_ops_details() if op["op_name"] in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "FULLY_CONNECTED")]
+    assert [op["op_name"] for op in network_ops] == ["UNIDIRECTIONAL_SEQUENCE_LSTM"] * 2 + ["FULLY_CONNECTED"] * 2
+    for op in network_ops:
+        assert dtypes[op["inputs"][0]] == np.int8 and dtypes[op["outputs"][0]] == np.int8, op["op_name"]
+    # The fused LSTMs keep state in variable tensors: the runner resets it for every text.
+    repeated = TFLiteClassifier(tflite_files["int8"]).predict(["A fine film.", "It drags. " * 30, "A fine film."])[1]
+    np.testing.assert_array_equal(repeated[0], repeated[2])
     texts = reviews["test"][0]
-    assert argmax_agreement(tflite_files["int8"], texts, keras_probabilities(classifier, texts)) >= 0.99
+    agreement = argmax_agreement(tflite_files["int8"], texts, keras_probabilities(classifier, texts))
+    # Measured 0.989 on this classifier: 10 of its 14 disagreements are exact ties (p = 0.5 after int8).
+    assert agreement >= 0.96
+    if agreement < 0.99:
+        pytest.xfail(f"target: 99% argmax agreement for full int8; measured {agreement:.4f} (BENCHMARKS.md)")
 
 
 def argmax_agreement(path, texts, expected):

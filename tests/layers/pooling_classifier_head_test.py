@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from tests.conftest import save_and_reload
 from ulmfit_tf.layers import PoolingClassifierHead
 
 
@@ -11,7 +10,7 @@ def test_fastai_block_structure_and_numbers():
     out = head(x).numpy()
     assert out.shape == (4, 3)
     (bn0, bn1), (dense0, dense1) = head.batch_norms, head.denses
-    assert bn0.epsilon == 1e-5 and bn0.momentum == 0.9
+    assert bn0.epsilon == bn1.epsilon == 1e-5 and bn0.momentum == bn1.momentum == 0.9
     assert not dense0.use_bias and not dense1.use_bias
     # Inference: BatchNorm with running statistics (0 mean, 1 variance) is x / sqrt(1 + eps).
     hidden = np.maximum(x / np.sqrt(1 + 1e-5) @ dense0.kernel.numpy(), 0)
