@@ -177,8 +177,6 @@ class TFLiteClassifier:
     """
 
     def __init__(self, path, num_threads=1):
-        from ai_edge_litert.interpreter import InterpreterWithCustomOps
-
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"No TFLite file at {self.path!r}.")
@@ -194,13 +192,7 @@ class TFLiteClassifier:
         self.label_names = self.metadata["label_names"]
         self.problem_type = self.metadata["problem_type"]
         text_input = self.metadata["input"] == "text"
-        self._interpreter = InterpreterWithCustomOps(
-            model_content=content,
-            custom_op_registerers=_text_op_registerers() if text_input else [],
-            num_threads=num_threads,
-        )
-        # Allocated once, so that the fused LSTM's state tensors exist to be reset.
-        self._interpreter.allocate_tensors()
+        self._interpreter = _interpreter(content, text_input, num_threads=num_threads)
         self._classify = self._interpreter.get_signature_runner("serving_default")
         self._tokenize = self._interpreter.get_signature_runner("tokenize") if text_input else None
         self.tokenizer = None
@@ -382,7 +374,6 @@ def _quantize_with_measured_ranges(calibrated, representative, text_input):
     hidden-state intermediate takes its output's range; the gate
     intermediates keep the calibrator's.
     """
-    from ai_edge_litert.interpreter import InterpreterWithCustomOps
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.python.convert import mlir_quantize
     from tensorflow.lite.tools import flatbuffer_utils
@@ -399,12 +390,7 @@ def _quantize_with_measured_ranges(calibrated, representative, text_input):
     }
     with warnings.catch_warnings():  # "intended for debugging": reading every tensor is the point here
         warnings.simplefilter("ignore", UserWarning)
-        interpreter = InterpreterWithCustomOps(
-            model_content=calibrated,
-            custom_op_registerers=_text_op_registerers() if text_input else [],
-            experimental_preserve_all_tensors=True,
-        )
-    interpreter.allocate_tensors()
+        interpreter = _interpreter(calibrated, text_input, experimental_preserve_all_tensors=True)
     run = interpreter.get_signature_runner("serving_default")
     for _, inputs in representative():
         interpreter.reset_all_variables()
@@ -420,8 +406,10 @@ def _quantize_with_measured_ranges(calibrated, representative, text_input):
         changed = False
         for op in graph.operators:
             code = model.operatorCodes[op.opcodeIndex]
+            if max(code.builtinCode, code.deprecatedBuiltinCode) not in same_scale:
+                continue
             members = [i for i in [*op.inputs, *op.outputs] if i in ranges]
-            if max(code.builtinCode, code.deprecatedBuiltinCode) not in same_scale or not members:
+            if not members:
                 continue
             union = [min(ranges[i][0] for i in members), max(ranges[i][1] for i in members)]
             for i in members:
@@ -479,6 +467,21 @@ def _add_metadata(model, entries):
         entry.buffer = len(model_object.buffers) - 1
         model_object.metadata = (model_object.metadata or []) + [entry]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model_object))
+
+
+def _interpreter(content, text_input, **options):
+    """A LiteRT interpreter for a model (with tensorflow-text's ops if it takes text), allocated.
+
+    Allocated up front so that the fused LSTMs' state tensors exist for
+    `reset_all_variables()`.
+    """
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps
+
+    interpreter = InterpreterWithCustomOps(
+        model_content=content, custom_op_registerers=_text_op_registerers() if text_input else [], **options
+    )
+    interpreter.allocate_tensors()
+    return interpreter
 
 
 def _text_op_registerers():
