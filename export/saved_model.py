@@ -6,13 +6,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.model_directory import write_folder_atomically
 from ulmfit_tf.models import ULMFiTTextClassifier
 from ulmfit_tf.text.classification_dataset import MAX_LENGTH as MAX_TOKENS
 from ulmfit_tf.text.classification_dataset import PADDING_ID
+from ulmfit_tf.text.inputs import check_texts
 
 
-def export_saved_model(classifier, directory, version=1):
+def export_saved_model(classifier, directory, version=1, overwrite=False):
     """Writes a classifier as a SavedModel in TF Serving's layout.
 
     The model goes to `directory/<version>/`, the folder layout TF Serving
@@ -41,6 +43,9 @@ def export_saved_model(classifier, directory, version=1):
         classifier: A `ULMFiTTextClassifier` with a `preprocessor`.
         directory: The model's base folder (created if missing).
         version: Positive integer, the version subfolder.
+        overwrite: Boolean, replace a version folder ulmfit-tf exported
+            earlier. Any other existing non-empty folder is refused: the
+            write never deletes what ulmfit-tf did not write.
 
     Returns:
         The path of the version folder.
@@ -73,7 +78,7 @@ def export_saved_model(classifier, directory, version=1):
     if classifier.problem_type != "regression":
         names = label_names(classifier)
         archive.add_endpoint("label_names", lambda: {"label_names": tf.constant(names)}, [])
-    return write_folder_atomically(path, lambda partial: archive.write_out(partial, verbose=False))
+    return write_folder_atomically(path, lambda partial: archive.write_out(partial, verbose=False), "saved_model", overwrite)
 
 
 def predict_saved_model(path, texts, batch_size=64):
@@ -81,25 +86,31 @@ def predict_saved_model(path, texts, batch_size=64):
 
     Args:
         path: The version folder (`directory/1`).
-        texts: List of strings.
+        texts: List of strings (bytes are decoded as UTF-8); a lone string
+            is one text. Anything else among them raises a `TypeError`.
         batch_size: Integer, texts per signature call.
 
     Returns:
-        `(labels, probabilities, label_names)`.
+        `(labels, probabilities, label_names)`: a class name per text, the
+        float32 probabilities `(texts, classes)` (`(0, classes)` for no
+        texts) and the class names.
     """
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
 
+    texts = check_texts(texts)
     signatures = tf.saved_model.load(os.fspath(path)).signatures
     if "label_names" not in signatures:
-        raise ValueError(
+        raise UserInputError(
             f"{os.fspath(path)!r} has no `label_names` signature: it is not a classifier exported by "
             "ulmfit-tf, or it is a regression model."
         )
     serve = signatures["serving_default"]
-    outputs = [serve(text=tf.constant(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
-    labels = [label.decode("utf-8") for out in outputs for label in out["label"].numpy()]
-    probabilities = np.concatenate([out["probabilities"].numpy() for out in outputs])
     names = [name.decode("utf-8") for name in signatures["label_names"]()["label_names"].numpy()]
+    outputs = [serve(text=tf.constant(texts[i : i + batch_size], tf.string)) for i in range(0, len(texts), batch_size)]
+    labels = [label.decode("utf-8") for out in outputs for label in out["label"].numpy()]
+    probabilities = np.concatenate(
+        [out["probabilities"].numpy() for out in outputs] or [np.zeros((0, len(names)), "float32")]
+    )
     return labels, probabilities, names
 
 

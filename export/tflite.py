@@ -11,11 +11,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.export.saved_model import MAX_TOKENS
 from ulmfit_tf.export.saved_model import _check_classifier
 from ulmfit_tf.export.saved_model import label_names
 from ulmfit_tf.export.saved_model import text_to_ids
+from ulmfit_tf.model_directory import check_new_file
+from ulmfit_tf.model_directory import write_file_atomically
 from ulmfit_tf.text.classification_dataset import PADDING_ID
+from ulmfit_tf.text.inputs import check_texts
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 
 QUANTIZATIONS = ("none", "float16", "dynamic_int8", "int8")
@@ -29,7 +33,7 @@ FORMAT = 1
 METADATA = "ulmfit_tf"
 
 
-def export_tflite(classifier, path, quantization="none", representative_texts=None):
+def export_tflite(classifier, path, quantization="none", representative_texts=None, overwrite=False):
     """Writes a classifier as one `.tflite` file for on-device inference.
 
     With a `SentencePieceTokenizer` the file takes a raw string: its
@@ -61,6 +65,8 @@ def export_tflite(classifier, path, quantization="none", representative_texts=No
             model's on a few percent of texts, so it warns.
         representative_texts: List of texts for the `"int8"` calibration
             (a few hundred typical inputs).
+        overwrite: Boolean, replace an existing file at `path` (refused
+            otherwise, before the conversion starts).
 
     Returns:
         `path`.
@@ -73,6 +79,7 @@ def export_tflite(classifier, path, quantization="none", representative_texts=No
     ```
     """
     _check_classifier(classifier)
+    check_new_file(path, overwrite)
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"Argument `quantization` must be one of {QUANTIZATIONS}. Received: quantization={quantization!r}")
     if quantization == "int8" and not representative_texts:
@@ -148,11 +155,7 @@ def export_tflite(classifier, path, quantization="none", representative_texts=No
         "tokenizer": keras.saving.serialize_keras_object(tokenizer),
     }
     model = _add_metadata(model, {METADATA: json.dumps(metadata).encode("utf-8")})
-    partial = os.fspath(path) + ".partial"
-    with open(partial, "wb") as f:
-        f.write(model)
-    os.replace(partial, path)
-    return path
+    return write_file_atomically(path, lambda f: f.write(model), overwrite=overwrite)
 
 
 class TFLiteClassifier:
@@ -185,7 +188,7 @@ class TFLiteClassifier:
         entries = read_metadata(content, self.path)
         self.metadata = json.loads(entries[METADATA])
         if self.metadata.get("format") != FORMAT:
-            raise ValueError(
+            raise UserInputError(
                 f"{self.path!r} was written by ulmfit-tf {self.metadata.get('ulmfit_tf', '?')} in TFLite format "
                 f"{self.metadata.get('format')}; this version reads format {FORMAT}. Export it again."
             )
@@ -203,7 +206,7 @@ class TFLiteClassifier:
 
     def tokenize(self, texts):
         """The token ids the network reads for each text (a list of int arrays)."""
-        texts = _as_texts(texts)
+        texts = check_texts(texts)
         if self._tokenize is None:
             ids = self.tokenizer(tf.constant(texts, tf.string))[:, : self.metadata["max_tokens"]]
             return [np.asarray(row, "int32") for row in ids.to_list()]
@@ -213,18 +216,25 @@ class TFLiteClassifier:
         """The model's output for each text: probabilities `(n, classes)` (or regression values)."""
         name = self.metadata["output"]
         if self._tokenize is not None:
-            rows = [self._run(text=np.array([text], dtype=object))[name] for text in _as_texts(texts)]
+            rows = [self._run(text=np.array([text], dtype=object))[name] for text in check_texts(texts)]
         else:
             rows = [self._run(token_ids=ids[None, :])[name] for ids in self.tokenize(texts)]
-        return np.concatenate(rows) if rows else np.zeros((0, 0), "float32")
+        outputs = self._classify.get_output_details()[name]["shape"][-1]
+        return np.concatenate(rows) if rows else np.zeros((0, outputs), "float32")
 
     def predict(self, texts):
         """Labels and probabilities of a list of texts.
 
+        Args:
+            texts: List of strings (bytes are decoded as UTF-8, invalid
+                bytes replaced); a lone string is one text. Anything else
+                among them raises a `TypeError`.
+
         Returns:
             `(labels, probabilities)`: the most probable class name of each
-            text and the float32 probabilities `(n, classes)`. For a
-            regression model, `(None, predictions)`.
+            text and the float32 probabilities `(n, classes)` (`[]` and
+            `(0, classes)` for no texts). For a regression model,
+            `(None, predictions)`.
         """
         outputs = self.predict_outputs(texts)
         if self.label_names is None:
@@ -249,9 +259,9 @@ def read_metadata(content, name="the model"):
             entry = model.Metadata(i)
             entries[entry.Name().decode("utf-8")] = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
     except Exception:
-        raise ValueError(f"{name!r} is not a TFLite model file.") from None
+        raise UserInputError(f"{name!r} is not a TFLite model file.") from None
     if METADATA not in entries:
-        raise ValueError(
+        raise UserInputError(
             f"{name!r} is a TFLite model, but not one written by `ulmfit_tf.export.export_tflite` "
             "(it has no ulmfit_tf metadata)."
         )
@@ -488,13 +498,6 @@ def _text_op_registerers():
     import tensorflow_text
 
     return list(tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS)
-
-
-def _as_texts(texts):
-    if isinstance(texts, (str, bytes)):
-        texts = [texts]
-    # Invalid UTF-8 becomes U+FFFD, as the Keras tokenizers do.
-    return [t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t) for t in texts]
 
 
 def _version():

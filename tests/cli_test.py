@@ -102,7 +102,7 @@ def test_the_stages_from_the_command_line(files, capsys):
         (["evaluate", "--model", classifier, "--data", unknown_label], "'lukewarm' of text 2 is not one of the known labels"),
         (["evaluate", "--model", classifier, "--data", files["test"], "--label-column", "stars"], "stars"),
         (["fit-classifier", "--language-model", classifier, "--train", files["train"], "--output", str(root / "x")],
-         "holds a classifier, not a language_model"),
+         "holds a classifier, not a language model"),
         (["export", "--model", classifier], "Nothing to export"),
         (["export", "--model", classifier, "--tflite", str(root / "y.tflite"), "--quantization", "int8"],
          "needs `--representative-data FILE`"),
@@ -145,13 +145,17 @@ def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
     assert code == 0
     assert "test accuracy (300 texts)" in out and "validation perplexity per token, fine-tuned LM" in out
     assert "tflite_dynamic_int8 test accuracy, size" in out and "saved_model test accuracy, size" in out
-    assert sorted(os.listdir(tmp_path / "demo")) == [
-        "checkpoints", "forward_classifier", "forward_classifier.dynamic_int8.tflite",
-        "forward_finetuned_language_model", "forward_language_model", "forward_saved_model",
+    assert sorted(os.listdir(tmp_path / "demo")) == [  # the checkpoints are gone after a run that ended well
+        "forward_classifier", "forward_classifier.dynamic_int8.tflite", "forward_finetuned_language_model",
+        "forward_language_model", "forward_saved_model", "ulmfit_tf.json",
     ]
     # Rerunning resumes: every stage is loaded, none retrained.
     assert demo.main(["--preset", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet"]) == 0
     assert capsys.readouterr().out.count("already done") == 3
+    # Another seed is another run: the first stage folder is not reused silently.
+    code = demo.main(["--preset", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet", "--seed", "7"])
+    err = capsys.readouterr().err
+    assert code == 2 and "forward_language_model' was made with other settings or data (data changed; seed 42 -> 7)" in err
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ import importlib.metadata
 import pytest
 
 from ulmfit_tf import datasets
+from ulmfit_tf.errors import UserInputError
 
 
 def test_news_articles():
@@ -84,3 +85,31 @@ def test_read_folder_like_imdb(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no .txt files in subfolders"):
         datasets.read_folder(tmp_path / "empty")
+
+
+def test_read_table_takes_fields_of_any_length(tmp_path):
+    long_text = "word " * 60_000  # 300,000 characters: past the csv module's default limit of 131,072
+    for name, separator in (("long.csv", ","), ("long.tsv", "\t")):
+        path = write(tmp_path / name, f"text{separator}label\n{long_text}{separator}pos\nshort{separator}neg\n")
+        assert datasets.read_table(path) == {"texts": [long_text, "short"], "labels": ["pos", "neg"]}
+
+
+def test_tsv_quotes_are_ordinary_characters(tmp_path):
+    # Five rows with unbalanced quotes: quote processing would merge them into three.
+    rows = ['"Unbalanced start\tpos', 'A 5" screen\tneg', 'plain\tpos', '"Quoted" word\tneg', 'end"\tpos']
+    path = write(tmp_path / "quotes.tsv", "text\tlabel\n" + "\n".join(rows) + "\n")
+    assert datasets.read_table(path) == {
+        "texts": ['"Unbalanced start', 'A 5" screen', "plain", '"Quoted" word', 'end"'],
+        "labels": ["pos", "neg", "pos", "neg", "pos"],
+    }
+
+
+def test_rows_with_more_fields_than_the_header_are_refused(tmp_path):
+    tsv_path = write(tmp_path / "tabs.tsv", "text\tlabel\nok\tpos\ncut\there\tneg\n")
+    with pytest.raises(UserInputError, match=r"^.*tabs.tsv, line 3: 3 fields, but the header has 2; a text cannot hold a tab.$"):
+        datasets.read_table(tsv_path)
+    csv_path = write(tmp_path / "commas.csv", "text,label\nGreat, really great,pos\n")
+    with pytest.raises(
+        UserInputError, match=r'^.*commas.csv, line 2: 3 fields, but the header has 2; quote \("..."\) a text that holds a comma.$'
+    ):
+        datasets.read_table(csv_path)

@@ -1,17 +1,41 @@
-"""ULMFiT for Keras 3 / TensorFlow."""
+"""ULMFiT for Keras 3 / TensorFlow.
 
+The package loads its parts on first use (`ulmfit_tf.models`,
+`ulmfit_tf.ULMFiTLanguageModel`, ...), so that `ulmfit-tf --help` and a
+mistyped argument answer at once instead of after TensorFlow has loaded.
+`ulmfit_tf.load(folder)` (or `from_preset`) registers every class with
+Keras; before a bare `keras.saving.load_model` of a `.keras` file, call
+`ulmfit_tf.model_directory.register_keras_objects()`.
+"""
+
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from ulmfit_tf import callbacks  # noqa: E402
-from ulmfit_tf import convert  # noqa: E402
-from ulmfit_tf import layers  # noqa: E402
-from ulmfit_tf import models  # noqa: E402
-from ulmfit_tf import optimizers  # noqa: E402
-from ulmfit_tf import schedules  # noqa: E402
-from ulmfit_tf.callbacks import lr_find  # noqa: E402
-from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
-from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
-
 __version__ = "0.1.0"
+
+_SUBMODULES = (
+    "callbacks", "cli", "convert", "datasets", "distribute", "errors", "export", "fingerprint", "layers",
+    "model_directory", "models", "optimizers", "pipeline", "presets", "schedules", "stages", "text",
+)
+_ATTRIBUTES = {
+    "lr_find": "ulmfit_tf.callbacks",
+    "AWDLSTMBackbone": "ulmfit_tf.models",
+    "ULMFiTLanguageModel": "ulmfit_tf.models",
+    "ULMFiTTextClassifier": "ulmfit_tf.models",
+    "UserInputError": "ulmfit_tf.errors",
+    "load": "ulmfit_tf.model_directory",
+}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"ulmfit_tf.{name}")
+    if name in _ATTRIBUTES:
+        return getattr(importlib.import_module(_ATTRIBUTES[name]), name)
+    raise AttributeError(f"module 'ulmfit_tf' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_ATTRIBUTES))

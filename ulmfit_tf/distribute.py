@@ -22,6 +22,8 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from ulmfit_tf.errors import UserInputError
+
 STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -52,7 +54,7 @@ def get_strategy(name="default"):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
-        raise ValueError(
+        raise UserInputError(
             f"No TPU found for `--strategy tpu` ({str(error).splitlines()[0]}). Run on a TPU VM, "
             "or pick `default`, `mirrored` or `multi-worker`."
         ) from None
@@ -63,7 +65,7 @@ def per_replica_batch_size(batch_size, strategy):
     """`batch_size` (the global batch) divided evenly over the strategy's replicas."""
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
-        raise ValueError(
+        raise UserInputError(
             f"Argument `batch_size` must be a multiple of the {replicas} replicas of the strategy, "
             f"which share each batch evenly. Received: batch_size={batch_size}"
         )

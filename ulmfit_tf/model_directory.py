@@ -1,55 +1,70 @@
-"""Model folders: a `.keras` file plus a small manifest naming what it is.
+"""Folders ulmfit-tf writes, and the rules that keep a user's files safe.
 
-The manifest (`ulmfit_tf.json`) records the kind of model, the file, the
-ulmfit-tf version that wrote it and the folder format, so that loading a
-folder from another version, or a language model where a classifier is
-expected, fails with one clear sentence instead of a deserialization error.
-Folders are written to a temporary name and renamed into place.
+Every folder ulmfit-tf writes (model folders, epoch checkpoints, SavedModel
+versions, presets, pipeline runs) holds a manifest, `ulmfit_tf.json`, naming
+its kind, the folder format and the ulmfit-tf version that wrote it. The
+manifest is what makes a folder ours:
+
+- a folder is only ever replaced when its manifest says it is an ulmfit-tf
+  output of the same kind, and only when asked (`overwrite=True`,
+  `--overwrite` on the command line); any other existing non-empty folder,
+  the current folder, a symbolic link or a path under a file is refused with
+  one line, before any work starts (`check_output`);
+- a folder is written under a temporary name beside it and then swapped in
+  with one atomic rename exchange, so a kill at any moment leaves the old
+  folder or the new one complete under the name;
+- one writer at a time: a lock file beside the folder (`<folder>.lock`) is
+  held while it is written (and for a whole training run); a second writer
+  refuses at once.
+
+A model folder is a `.keras` file plus the manifest, so that loading a folder
+from another version, or a language model where a classifier is expected,
+fails with one clear sentence instead of a deserialization error.
 """
 
+import contextlib
+import ctypes
+import errno
+import fcntl
 import json
 import os
 import shutil
+import tempfile
+import zipfile
 
 import keras
+
+from ulmfit_tf.errors import UserInputError
 
 FORMAT = 1
 MANIFEST = "ulmfit_tf.json"
 FILENAMES = {"language_model": "language_model.keras", "classifier": "classifier.keras"}
+KINDS = ("language_model", "classifier", "checkpoint", "checkpoints", "saved_model", "preset", "pipeline")
 
 
-def save_model_directory(model, directory, kind):
-    """Writes `model` into `directory` (replacing it) as a `kind` model folder."""
-    from ulmfit_tf import __version__
+def save_model_directory(model, directory, kind, overwrite=False, fingerprint=None):
+    """Writes `model` into `directory` as a `kind` model folder.
 
-    if kind not in FILENAMES:
-        raise ValueError(f"Argument `kind` must be one of {tuple(FILENAMES)}. Received: kind={kind!r}")
-
-    def write(partial):
-        model.save(os.path.join(partial, FILENAMES[kind]))
-        with open(os.path.join(partial, MANIFEST), "w") as f:
-            json.dump({"format": FORMAT, "kind": kind, "file": FILENAMES[kind], "ulmfit_tf": __version__}, f)
-
-    return write_folder_atomically(directory, write)
-
-
-def write_folder_atomically(directory, write):
-    """Fills `directory` all at once: `write(folder)` fills a fresh
-    `directory.partial` folder, which then replaces `directory`, so an
-    interrupted write never leaves a half-written folder under that name.
+    Args:
+        model: The Keras model.
+        directory: The folder: missing, empty, or (with `overwrite`) a
+            model folder of the same kind written by ulmfit-tf.
+        kind: `"language_model"` or `"classifier"`.
+        overwrite: Boolean, replace an existing model folder of this kind.
+        fingerprint: Optional dict recorded in the manifest: what made the
+            model (settings, seed, data digests); see `fingerprint_changes`.
 
     Returns:
-        `directory`, as a string.
+        The folder, as a string.
     """
-    directory = os.fspath(directory).rstrip("/")
-    partial = directory + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    os.makedirs(partial)
-    write(partial)
-    if os.path.isdir(directory):
-        shutil.rmtree(directory)
-    os.replace(partial, directory)
-    return directory
+    if kind not in FILENAMES:
+        raise ValueError(f"Argument `kind` must be one of {tuple(FILENAMES)}. Received: kind={kind!r}")
+    extra = {"file": FILENAMES[kind]}
+    if fingerprint is not None:
+        extra["fingerprint"] = fingerprint
+    return write_folder_atomically(
+        directory, lambda partial: model.save(os.path.join(partial, FILENAMES[kind])), kind, overwrite, extra
+    )
 
 
 def load_model_directory(directory, kind=None):
@@ -59,23 +74,341 @@ def load_model_directory(directory, kind=None):
         directory: The folder.
         kind: Optional `"language_model"` or `"classifier"`: the kind
             expected.
+
+    Raises:
+        UserInputError: naming the folder (and file) when it is missing,
+            not a model folder, of another kind or format, or corrupt.
+    """
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise UserInputError(f"No model folder at {directory!r}.")
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise UserInputError(f"{directory!r} is not an ulmfit-tf model folder: it has no {MANIFEST}.")
+    if manifest["kind"] not in FILENAMES:
+        raise UserInputError(f"{directory!r} holds a {manifest['kind'].replace('_', ' ')}, not a model.")
+    if kind is not None and manifest["kind"] != kind:
+        raise UserInputError(
+            f"{directory!r} holds a {manifest['kind'].replace('_', ' ')}, not a {kind.replace('_', ' ')}."
+        )
+    path = confined_path(directory, manifest.get("file", FILENAMES[manifest["kind"]]))
+    if not os.path.isfile(path):
+        raise UserInputError(f"{directory!r} is incomplete: {os.path.basename(path)!r} is missing.")
+    register_keras_objects()
+    try:
+        model = keras.saving.load_model(path)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise UserInputError(f"{path!r} is corrupt or not a Keras model ({_short(error)}); write it again.") from None
+    from ulmfit_tf.models import ULMFiTLanguageModel
+    from ulmfit_tf.models import ULMFiTTextClassifier
+
+    expected = {"language_model": ULMFiTLanguageModel, "classifier": ULMFiTTextClassifier}
+    if not isinstance(model, expected[manifest["kind"]]):
+        raise UserInputError(
+            f"{path!r} holds a {type(model).__name__}, but {MANIFEST} says it is a "
+            f"{manifest['kind'].replace('_', ' ')}; the folder is damaged."
+        )
+    return model
+
+
+def register_keras_objects():
+    """Imports every module that registers ulmfit-tf classes with Keras (the package loads lazily)."""
+    import ulmfit_tf.layers  # noqa: F401
+    import ulmfit_tf.models  # noqa: F401
+    import ulmfit_tf.optimizers  # noqa: F401
+    import ulmfit_tf.schedules  # noqa: F401
+    import ulmfit_tf.text  # noqa: F401
+
+
+def load(directory):
+    """Loads any model folder ulmfit-tf wrote: what the command line's `--output` holds.
+
+    Example:
+
+    ```python
+    classifier = ulmfit_tf.load("runs/demo/forward_classifier")
+    labels, probabilities = ulmfit_tf.stages.predict(classifier, ["A fine film."])
+    ```
+    """
+    return load_model_directory(directory)
+
+
+def read_manifest(directory):
+    """The manifest of a folder ulmfit-tf wrote, or `None` when it has none.
+
+    Raises:
+        UserInputError: when the manifest is not valid JSON, not an object,
+            lacks a known `kind` or has another format.
     """
     from ulmfit_tf import __version__
 
-    directory = os.fspath(directory)
-    manifest_path = os.path.join(directory, MANIFEST)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"No model folder at {directory!r}.")
-    if not os.path.exists(manifest_path):
-        raise ValueError(f"{directory!r} is not an ulmfit-tf model folder: it has no {MANIFEST}.")
-    with open(manifest_path) as f:
-        manifest = json.load(f)
+    path = os.path.join(os.fspath(directory), MANIFEST)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserInputError(f"{path!r} is not valid JSON ({_short(error)}); the folder is damaged.") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") not in KINDS:
+        raise UserInputError(f"{path!r} is not an ulmfit-tf manifest (it names no known kind); the folder is damaged.")
     if manifest.get("format") != FORMAT:
-        raise ValueError(
-            f"{directory!r} was written by ulmfit-tf {manifest.get('ulmfit_tf', '?')} in folder format "
+        raise UserInputError(
+            f"{os.fspath(directory)!r} was written by ulmfit-tf {manifest.get('ulmfit_tf', '?')} in folder format "
             f"{manifest.get('format')}; this is ulmfit-tf {__version__}, which reads format {FORMAT}. "
             "Retrain it, or load it with the version that wrote it."
         )
-    if kind is not None and manifest.get("kind") != kind:
-        raise ValueError(f"{directory!r} holds a {manifest.get('kind')}, not a {kind}.")
-    return keras.saving.load_model(os.path.join(directory, manifest["file"]))
+    return manifest
+
+
+def confined_path(directory, name):
+    """`directory/name`, refusing a name that leaves the folder (`..`, absolute paths, links outside)."""
+    directory = os.fspath(directory)
+    if not isinstance(name, str) or not name or os.path.isabs(name):
+        raise UserInputError(f"{directory!r} names a file outside itself ({name!r}); the folder is damaged or hostile.")
+    root = os.path.realpath(directory)
+    path = os.path.realpath(os.path.join(root, name))
+    if os.path.commonpath([root, path]) != root or path == root:
+        raise UserInputError(f"{directory!r} names a file outside itself ({name!r}); the folder is damaged or hostile.")
+    return path
+
+
+def check_output(directory, kind, overwrite=False):
+    """Raises `UserInputError` unless `directory` may receive a `kind` output.
+
+    It may when it does not exist (and its parent can be made and written),
+    is an empty folder, or, with `overwrite`, holds an ulmfit-tf output of
+    the same kind. Called before long work starts, so a bad `--output` is
+    found in a second, not after an epoch.
+    """
+    shown = os.fspath(directory)
+    path = os.path.abspath(shown)
+    if os.path.islink(path):
+        raise UserInputError(f"{shown!r} is a symbolic link; ulmfit-tf writes only into real folders: give another path.")
+    cwd = os.path.realpath(os.getcwd())
+    real = os.path.realpath(path)
+    if real == cwd or cwd.startswith(real.rstrip(os.sep) + os.sep) or real == os.sep:
+        raise UserInputError(f"{shown!r} is the current folder or above it; give a new folder, e.g. {os.path.join(shown, 'model')!r}.")
+    if not os.path.exists(path):
+        ancestor = os.path.dirname(path)
+        while not os.path.exists(ancestor):
+            ancestor = os.path.dirname(ancestor)
+        if not os.path.isdir(ancestor):
+            raise UserInputError(f"{shown!r} cannot be made: {ancestor!r} is a file, not a folder.")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise UserInputError(f"{shown!r} cannot be made: {ancestor!r} is not writable.")
+        return
+    if not os.path.isdir(path):
+        raise UserInputError(f"{shown!r} is a file; give a folder path for the {kind.replace('_', ' ')}.")
+    if not os.listdir(path):
+        return
+    manifest = read_manifest(path)
+    if manifest is None:
+        raise UserInputError(
+            f"{shown!r} already holds files ulmfit-tf did not write; ulmfit-tf never replaces them: "
+            "give a new or empty folder."
+        )
+    if manifest["kind"] != kind:
+        raise UserInputError(
+            f"{shown!r} holds a {manifest['kind'].replace('_', ' ')} written by ulmfit-tf, not a "
+            f"{kind.replace('_', ' ')}; give another folder."
+        )
+    if not overwrite:
+        raise UserInputError(
+            f"{shown!r} already holds a {kind.replace('_', ' ')}: pass --overwrite (`overwrite=True`) to "
+            "replace it, or give another folder."
+        )
+
+
+def check_new_file(path, overwrite=False):
+    """Raises `UserInputError` unless a file may be written at `path`.
+
+    It may when nothing is there and the folder it goes in exists (or can be
+    made) and is writable; an existing file is replaced only with
+    `overwrite`. Called before the work that makes the file.
+    """
+    shown = os.fspath(path)
+    path = os.path.abspath(shown)
+    if os.path.isdir(path):
+        raise UserInputError(f"{shown!r} is a folder; give a file path.")
+    if os.path.lexists(path) and not overwrite:
+        raise UserInputError(f"{shown!r} already exists: pass --overwrite (`overwrite=True`) to replace it, or give another path.")
+    ancestor = os.path.dirname(path)
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise UserInputError(f"{shown!r} cannot be written: {ancestor!r} is a file, not a folder.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise UserInputError(f"{shown!r} cannot be written: {ancestor!r} is not writable.")
+
+
+def write_file_atomically(path, write, text=False, overwrite=False):
+    """Writes a file all at once: `write(f)` fills a hidden temporary file beside it, renamed into place.
+
+    A kill at any moment leaves the old file or the new one. The target
+    must pass `check_new_file(path, overwrite)`.
+
+    Returns:
+        `path`.
+    """
+    check_new_file(path, overwrite)
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    os.makedirs(folder, exist_ok=True)
+    fd, partial = tempfile.mkstemp(prefix=f".{os.path.basename(os.fspath(path))}.", suffix=".partial", dir=folder)
+    try:
+        with open(fd, "w" if text else "wb", **({"encoding": "utf-8", "newline": ""} if text else {})) as f:
+            write(f)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return path
+
+
+def write_folder_atomically(directory, write, kind, overwrite=False, manifest=None):
+    """Fills `directory` all at once, never replacing what ulmfit-tf did not write.
+
+    `write(folder)` fills a fresh hidden folder beside `directory`; the
+    manifest (`kind`, format, version, plus the entries of `manifest`) is
+    added, and the folder is swapped in with one atomic rename exchange
+    (two renames where the system has no exchange), then the old folder is
+    deleted. The target must pass `check_output(directory, kind, overwrite)`.
+    The write holds `directory`'s lock.
+
+    Returns:
+        `directory`, as a string without a trailing separator.
+    """
+    from ulmfit_tf import __version__
+
+    if kind not in KINDS:
+        raise ValueError(f"Argument `kind` must be one of {KINDS}. Received: kind={kind!r}")
+    shown = os.fspath(directory).rstrip(os.sep) or os.sep
+    path = os.path.abspath(shown)
+    with exclusive(path):
+        check_output(shown, kind, overwrite)
+        parent, name = os.path.split(path)
+        os.makedirs(parent, exist_ok=True)
+        _remove_stale_temporaries(parent, name)
+        partial = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
+        content = dict(manifest or {}, format=FORMAT, kind=kind, ulmfit_tf=__version__)
+        try:
+            _write_json(os.path.join(partial, MANIFEST), dict(content, complete=False))
+            write(partial)
+            _write_json(os.path.join(partial, MANIFEST), content)
+            if os.path.isdir(path) and not os.listdir(path):
+                os.rmdir(path)
+            if os.path.isdir(path):
+                _exchange(partial, path)  # `partial` now holds the old folder
+            else:
+                os.replace(partial, path)
+        finally:
+            if os.path.isdir(partial):
+                shutil.rmtree(partial)
+    return shown
+
+
+def remove_folder(directory, kind):
+    """Deletes `directory` if it is an ulmfit-tf folder of `kind` (or absent); refuses anything else."""
+    path = os.fspath(directory)
+    if not os.path.lexists(path):
+        return
+    if os.path.islink(path) or not os.path.isdir(path):
+        raise UserInputError(f"{path!r} is not a folder ulmfit-tf wrote; it is left alone.")
+    manifest = read_manifest(path)
+    if manifest is None or manifest["kind"] != kind:
+        raise UserInputError(f"{path!r} is not a {kind.replace('_', ' ')} folder ulmfit-tf wrote; it is left alone.")
+    shutil.rmtree(path)
+
+
+_HELD = {}
+
+
+@contextlib.contextmanager
+def exclusive(directory):
+    """Holds `<directory>.lock` while the block runs: one writer of a folder at a time.
+
+    The lock is an advisory `flock`, released by the system when the process
+    ends (even by `kill -9`), so a stale lock file never blocks a later run.
+    Re-entrant within a process.
+
+    Raises:
+        UserInputError: when another process holds the lock.
+    """
+    path = os.path.abspath(os.fspath(directory).rstrip(os.sep) or os.sep) + ".lock"
+    if path in _HELD:
+        _HELD[path] += 1
+        try:
+            yield
+        finally:
+            _HELD[path] -= 1
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserInputError(
+                f"Another ulmfit-tf run is writing {os.fspath(directory)!r} (it holds {path!r}); "
+                "wait for it to finish, or give another output."
+            ) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the previous holder removed the file between our open and our lock
+    _HELD[path] = 1
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        del _HELD[path]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _write_json(path, content):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(content, f)
+
+
+def _remove_stale_temporaries(parent, name):
+    """Deletes hidden folders a killed write of `name` left behind (only ours: they hold a manifest)."""
+    for entry in os.listdir(parent):
+        if entry.startswith(f".{name}.") and entry.endswith(".partial"):
+            candidate = os.path.join(parent, entry)
+            if not os.path.islink(candidate) and os.path.isfile(os.path.join(candidate, MANIFEST)):
+                shutil.rmtree(candidate, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a, b):
+    """Swaps two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`), else with two renames."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+        if result == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), b)
+    aside = a + ".old"
+    os.replace(b, aside)
+    os.replace(a, b)
+    os.replace(aside, a)
+
+
+def _short(error):
+    return " ".join((str(error).strip() or type(error).__name__).split())[:200]

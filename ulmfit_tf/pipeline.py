@@ -2,10 +2,16 @@
 
 Used by `python -m ulmfit_tf.demo` (the bundled data) and by
 `ulmfit-tf pipeline` (your files). Each stage's model is saved in its own
-folder under `output`; rerunning the same command skips the stages already
-saved and resumes an interrupted stage from its last epoch checkpoint.
+folder under `output`, with a fingerprint of what made it (the preset's
+settings, the seed, digests of the data and of the stage before it).
+Rerunning the same command reuses a stage folder only when its fingerprint
+matches, and resumes an interrupted stage from its last epoch checkpoint;
+a stage whose settings or data changed is refused with one line naming
+what changed (`overwrite=True` retrains it).
 """
 
+import contextlib
+import json
 import math
 import os
 import time
@@ -36,6 +42,17 @@ PRESETS = {
     ),
 }
 
+# The entries of a recipe each stage's result depends on (with the seed, its
+# data and the stages before it): what its folder's fingerprint records.
+STAGE_SETTINGS = {
+    "language_model": (
+        "pretrain_words", "vocabulary_size", "embedding_dim", "hidden_dim", "num_layers", "dropout_multiplier",
+        "lm_batch_size", "bptt", "pretrain_epochs", "pretrain_learning_rate",
+    ),
+    "finetuned_language_model": ("lm_batch_size", "bptt", "finetune_epochs", "finetune_learning_rate"),
+    "classifier": ("classifier_batch_size", "classifier_epochs", "classifier_learning_rate"),
+}
+
 
 def run_pipeline(
     pretrain_texts,
@@ -51,6 +68,7 @@ def run_pipeline(
     export=True,
     verbose="auto",
     log=print,
+    overwrite=False,
     **overrides,
 ):
     """Runs the three stages and tests the classifier.
@@ -70,17 +88,14 @@ def run_pipeline(
             and a dynamic-range int8 TFLite file, each tested on `test`.
         verbose: Keras' `fit` verbosity.
         log: Function printing progress lines.
+        overwrite: Boolean, retrain (and replace) stage folders whose
+            fingerprint differs, instead of refusing.
         **overrides: Entries of the preset to change.
 
     Returns:
         A dict of results: test metrics, perplexities, paths, minutes.
     """
-    import keras
-
-    from ulmfit_tf import stages
-    from ulmfit_tf.model_directory import load_model_directory
-    from ulmfit_tf.model_directory import save_model_directory
-    from ulmfit_tf.text import SentencePieceTokenizer
+    from ulmfit_tf.model_directory import exclusive
 
     if preset not in PRESETS:
         raise ValueError(f"Argument `preset` must be one of {tuple(PRESETS)}. Received: preset={preset!r}")
@@ -88,8 +103,33 @@ def run_pipeline(
     if unknown:
         raise ValueError(f"Unknown preset entries {sorted(unknown)}; known: {sorted(PRESETS[preset])}")
     config = dict(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    check_labels_seen(train, test, validation)
     start = time.time()
-    os.makedirs(output, exist_ok=True)
+    check_pipeline_output(output)
+    with exclusive(output):
+        _mark_pipeline_output(output)
+        return _run_stages(
+            pretrain_texts, train, test, validation, unlabelled, output, config, seed, backwards, tensorboard_dir,
+            export, verbose, log, overwrite, start,
+        )
+
+
+def _run_stages(
+    pretrain_texts, train, test, validation, unlabelled, output, config, seed, backwards, tensorboard_dir, export,
+    verbose, log, overwrite, start,
+):
+    import keras
+
+    from ulmfit_tf import stages
+    from ulmfit_tf.callbacks import EpochCheckpoint
+    from ulmfit_tf.errors import UserInputError
+    from ulmfit_tf.fingerprint import digest
+    from ulmfit_tf.fingerprint import fingerprint_changes
+    from ulmfit_tf.model_directory import load_model_directory
+    from ulmfit_tf.model_directory import read_manifest
+    from ulmfit_tf.model_directory import save_model_directory
+    from ulmfit_tf.text import SentencePieceTokenizer
+
     direction = "backward" if backwards else "forward"
 
     def callbacks(name):
@@ -97,14 +137,31 @@ def run_pipeline(
             return []
         return [keras.callbacks.TensorBoard(os.path.join(tensorboard_dir, f"{direction}_{name}"))]
 
-    def stage(name, kind, train_fn):
+    upstream = []  # the fingerprint of each stage includes those before it
+
+    def stage(name, kind, train_fn, inputs):
         directory = os.path.join(output, f"{direction}_{name}")
+        settings = {key: config[key] for key in STAGE_SETTINGS[name]}
+        fingerprint = dict(settings, stage=name, seed=seed, data=digest(inputs), before=digest(upstream))
+        upstream.append(fingerprint)
         if os.path.isdir(directory):
-            log(f"[{name}] already done: loading {directory}")
-            return load_model_directory(directory, kind), directory
+            changes = fingerprint_changes((read_manifest(directory) or {}).get("fingerprint"), fingerprint)
+            if not changes:
+                log(f"[{name}] already done: loading {directory}")
+                return load_model_directory(directory, kind), directory
+            if not overwrite:
+                raise UserInputError(
+                    f"{directory!r} was made with other settings or data ({changes}): pass --overwrite "
+                    "(`overwrite=True`) to retrain it, or give another output folder."
+                )
+            log(f"[{name}] retraining: {changes}")
         log(f"[{name}] {time.time() - start:.0f}s elapsed")
-        model = train_fn(os.path.join(output, "checkpoints", f"{direction}_{name}"))
-        save_model_directory(model, directory, kind)
+        checkpoints = os.path.join(output, "checkpoints", f"{direction}_{name}")
+        model = train_fn(checkpoints)
+        save_model_directory(model, directory, kind, overwrite=True, fingerprint=fingerprint)
+        EpochCheckpoint(checkpoints).clear()
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(checkpoints))  # when no other stage's checkpoints are left
         return model, directory
 
     pretrain_texts, valid_texts = _split_corpus(pretrain_texts, config["pretrain_words"], seed)
@@ -125,7 +182,7 @@ def run_pipeline(
             verbose=verbose, **lm_sizes,
         )
 
-    language_model, _ = stage("language_model", "language_model", pretrain)
+    language_model, _ = stage("language_model", "language_model", pretrain, [pretrain_texts, valid_texts])
     train_texts, train_labels = train
     validation_texts = None if validation is None else list(validation[0])
     finetune_texts = list(train_texts) + list(unlabelled)
@@ -138,7 +195,7 @@ def run_pipeline(
             checkpoint_dir=checkpoint_dir, seed=seed, callbacks=callbacks("finetune"), verbose=verbose,
         )
 
-    tuned, _ = stage("finetuned_language_model", "language_model", finetune)
+    tuned, _ = stage("finetuned_language_model", "language_model", finetune, [finetune_texts, validation_texts])
 
     def fit(checkpoint_dir):
         log(f"fitting the classifier on {len(train_texts):,} labelled texts (gradual unfreezing)")
@@ -148,7 +205,7 @@ def run_pipeline(
             checkpoint_dir=checkpoint_dir, seed=seed, callbacks=callbacks("classifier"), verbose=verbose,
         )
 
-    classifier, classifier_dir = stage("classifier", "classifier", fit)
+    classifier, classifier_dir = stage("classifier", "classifier", fit, [train, validation])
     metrics = stages.evaluate(classifier, *test)
     exports = _export(classifier, output, direction, test, log) if export else {}
     results = {
@@ -173,14 +230,51 @@ def _export(classifier, output, direction, test, log):
 
     texts, labels = test
     log("[export] SavedModel and dynamic-range int8 TFLite")
-    saved_model = export_saved_model(classifier, os.path.join(output, f"{direction}_saved_model"))
+    saved_model = export_saved_model(classifier, os.path.join(output, f"{direction}_saved_model"), overwrite=True)
     predicted = predict_saved_model(saved_model, texts)[0]
-    tflite = export_tflite(classifier, os.path.join(output, f"{direction}_classifier.dynamic_int8.tflite"), "dynamic_int8")
+    tflite = export_tflite(
+        classifier, os.path.join(output, f"{direction}_classifier.dynamic_int8.tflite"), "dynamic_int8", overwrite=True
+    )
     tflite_labels = TFLiteClassifier(tflite).predict(texts)[0]
     return {
         "saved_model": (saved_model, file_size(saved_model), _accuracy(predicted, labels)),
         "tflite_dynamic_int8": (tflite, file_size(tflite), _accuracy(tflite_labels, labels)),
     }
+
+
+def check_pipeline_output(output):
+    """Refuses an `output` that is not missing, empty, or a pipeline folder ulmfit-tf wrote."""
+    from ulmfit_tf.model_directory import check_output
+
+    check_output(output, "pipeline", overwrite=True)
+
+
+def _mark_pipeline_output(output):
+    from ulmfit_tf import __version__
+    from ulmfit_tf.model_directory import FORMAT
+    from ulmfit_tf.model_directory import MANIFEST
+
+    os.makedirs(output, exist_ok=True)
+    manifest = os.path.join(output, MANIFEST)
+    if not os.path.exists(manifest):
+        with open(manifest, "w", encoding="utf-8") as f:
+            json.dump({"format": FORMAT, "kind": "pipeline", "ulmfit_tf": __version__}, f)
+
+
+def check_labels_seen(train, test, validation=None):
+    """Refuses, before any training, test or validation labels that the training labels never show."""
+    from ulmfit_tf.errors import UserInputError
+
+    known = {str(label) for label in train[1]}
+    for name, split in (("test", test), ("validation", validation)):
+        if split is None:
+            continue
+        unseen = sorted({str(label) for label in split[1]} - known)
+        if unseen:
+            raise UserInputError(
+                f"The {name} labels {unseen[:5]} never occur in the training labels ({sorted(known)[:10]}): "
+                "fix the label column or the files."
+            )
 
 
 def _accuracy(predicted, labels):

@@ -15,7 +15,9 @@ paper's backward models); `predict` and `evaluate` average the
 probabilities of several classifiers (forward + backward ensemble).
 """
 
+import json
 import math
+import os
 
 import keras
 import numpy as np
@@ -27,6 +29,9 @@ from ulmfit_tf.distribute import distribute_language_model_dataset
 from ulmfit_tf.distribute import dtype_policy_scope
 from ulmfit_tf.distribute import num_workers
 from ulmfit_tf.distribute import per_replica_batch_size
+from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.fingerprint import digest
+from ulmfit_tf.model_directory import exclusive
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
 from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
@@ -35,6 +40,9 @@ from ulmfit_tf.schedules.slanted_triangular import SlantedTriangularLR
 from ulmfit_tf.text.classification_dataset import classification_dataset
 from ulmfit_tf.text.classification_dataset import encode_labels
 from ulmfit_tf.text.classification_dataset import tokenize_all
+from ulmfit_tf.text.inputs import check_classes
+from ulmfit_tf.text.inputs import check_labels
+from ulmfit_tf.text.inputs import check_texts
 from ulmfit_tf.text.language_model_dataset import language_model_dataset
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 
@@ -143,9 +151,14 @@ def pretrain_language_model(
             seed=seed,
         )
         model = ULMFiTLanguageModel(backbone, preprocessor=tokenizer, seed=seed)
+    fingerprint = dict(
+        stage="pretrain", embedding_dim=embedding_dim, hidden_dim=hidden_dim, num_layers=num_layers,
+        dropout_multiplier=dropout_multiplier,
+    )
     return _fit_language_model(
-        model, texts, validation_texts, None, batch_size, bptt, epochs, learning_rate, weight_decay,
-        checkpoint_dir, seed, strategy, callbacks, verbose,
+        model, texts, validation_texts, factor=None, batch_size=batch_size, bptt=bptt, epochs=epochs,
+        learning_rate=learning_rate, weight_decay=weight_decay, checkpoint_dir=checkpoint_dir, seed=seed,
+        strategy=strategy, dtype_policy=dtype_policy, callbacks=callbacks, verbose=verbose, fingerprint=fingerprint,
     )
 
 
@@ -215,9 +228,13 @@ def finetune_language_model(
         )
         model.backbone.set_encoder_weights(backbone)
         model.decoder_bias.bias.assign(source.decoder_bias.bias)
+    fingerprint = dict(
+        stage="finetune", language_model=weights_digest(source), dropout_multiplier=dropout_multiplier
+    )
     return _fit_language_model(
-        model, texts, validation_texts, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
-        checkpoint_dir, seed, strategy, callbacks, verbose,
+        model, texts, validation_texts, factor=factor, batch_size=batch_size, bptt=bptt, epochs=epochs,
+        learning_rate=learning_rate, weight_decay=weight_decay, checkpoint_dir=checkpoint_dir, seed=seed,
+        strategy=strategy, dtype_policy=dtype_policy, callbacks=callbacks, verbose=verbose, fingerprint=fingerprint,
     )
 
 
@@ -286,12 +303,12 @@ def fit_classifier(
     """
     keras.utils.set_random_seed(seed)
     source = _language_model(language_model)
-    texts = _nonempty(texts, "texts")
-    if len(labels) != len(texts):
-        raise ValueError(
-            "Arguments `texts` and `labels` must have the same length. "
-            f"Received: {len(texts)} texts and {len(labels)} labels"
-        )
+    texts = _nonempty(check_texts(texts), "texts")
+    labels = check_labels(labels, texts)
+    check_classes(labels, problem_type)
+    if validation is not None:
+        validation_texts = _nonempty(check_texts(validation[0], "validation[0]"), "validation texts")
+        validation = validation_texts, check_labels(validation[1], validation_texts, "validation[1]", "validation[0]")
     if label_names is None and problem_type != "regression":
         label_names = _label_names(labels, problem_type)
     strategy = strategy or tf.distribute.get_strategy()
@@ -319,7 +336,7 @@ def fit_classifier(
     if validation is not None:
         validation_texts, validation_labels = validation
         validation_data = classification_dataset(
-            _nonempty(validation_texts, "validation texts"),
+            validation_texts,
             classifier.encode_targets(validation_labels),
             classifier.preprocessor,
             batch_size=batch_size,
@@ -337,7 +354,18 @@ def fit_classifier(
     if gradual_unfreezing:
         schedule = [n for n in (1, 2, 3) if n < len(groups)] + [len(groups)]
         stage_callbacks.append(GradualUnfreezing(groups, schedule=schedule))
-    _fit(classifier, train_data, validation_data, epochs, checkpoint_dir, stage_callbacks + list(callbacks), verbose)
+    fingerprint = dict(
+        stage="classifier", language_model=weights_digest(source), tokenizer=tokenizer_digest(classifier.preprocessor),
+        texts=digest(texts), labels=digest(np.asarray(targets)), validation=digest(validation),
+        label_names=label_names, problem_type=problem_type, batch_size=batch_size, epochs=epochs,
+        learning_rate=learning_rate, factor=factor, gradual_unfreezing=gradual_unfreezing,
+        slanted_triangular=slanted_triangular, weight_decay=weight_decay, bptt=bptt, max_len=max_len,
+        dropout_multiplier=dropout_multiplier, seed=seed, dtype_policy=_policy_name(dtype_policy),
+    )
+    _fit(
+        classifier, train_data, validation_data, epochs, checkpoint_dir, stage_callbacks + list(callbacks), verbose,
+        fingerprint=fingerprint,
+    )
     return classifier
 
 
@@ -348,23 +376,25 @@ def predict(classifiers, texts, batch_size=64):
         classifiers: A `ULMFiTTextClassifier`, or a list of them trained on
             the same labels (e.g. forward and backward): their probabilities
             are averaged, as in the paper's bidirectional ensemble.
-        texts: List of strings.
+        texts: List of strings (bytes are decoded as UTF-8); a lone string
+            is one text. Anything else among them raises a `TypeError`.
         batch_size: Integer.
 
     Returns:
         `(labels, probabilities)`: a list with one class name per text
         (a list of names for multi-label, the value for regression) and a
-        float array `(texts, classes)`.
+        float array `(texts, classes)`; `([], (0, classes) array)` for no
+        texts.
     """
     classifiers = classifiers if isinstance(classifiers, (list, tuple)) else [classifiers]
     first = classifiers[0]
     for other in classifiers[1:]:
         if (other.label_names, other.problem_type) != (first.label_names, first.problem_type):
-            raise ValueError(
+            raise UserInputError(
                 "Argument `classifiers` must share labels and problem type to be ensembled. "
                 f"Received: {first.label_names} and {other.label_names}"
             )
-    texts = _nonempty(texts, "texts")
+    texts = check_texts(texts)
     probabilities = np.mean(
         [np.asarray(model.probabilities(model.predict(texts, batch_size=batch_size, verbose=0))) for model in classifiers],
         axis=0,
@@ -382,19 +412,66 @@ def predict(classifiers, texts, batch_size=64):
 def evaluate(classifiers, texts, labels, batch_size=64):
     """Metrics of a classifier (or an averaged ensemble) on labelled texts.
 
+    Args:
+        classifiers: A `ULMFiTTextClassifier`, or a list of them (as in
+            `predict`).
+        texts: List of strings, at least one; a lone string is one text.
+        labels: One label per text (class names or ids, as in
+            `fit_classifier`); a `UserInputError` when the counts differ.
+        batch_size: Integer.
+
     Returns:
         A dict: `accuracy`, `error` (in %, as the paper reports) and `loss`
         (cross-entropy of the predicted probabilities) for classification;
         `mae` and `mse` for regression; and `count`.
     """
     first = classifiers[0] if isinstance(classifiers, (list, tuple)) else classifiers
-    targets = first.encode_targets(labels)
+    texts = _nonempty(check_texts(texts), "texts")
+    targets = first.encode_targets(check_labels(labels, texts))
     _, probabilities = predict(classifiers, texts, batch_size)
-    if first.problem_type == "regression":
+    return classification_metrics(probabilities, targets, first.problem_type)
+
+
+def classifier_lr_find(language_model, texts, labels, batch_size=64, num_steps=100, plot_path=None, seed=0):
+    """The LR range test for the classifier stage, on a classifier built as `fit_classifier` builds it.
+
+    Args:
+        language_model: A `ULMFiTLanguageModel` with a `preprocessor`.
+        texts, labels: The training texts and their labels.
+        batch_size: Integer.
+        num_steps: Integer, steps of the exponential sweep.
+        plot_path: Optional path of the loss-vs-rate plot to write.
+        seed: Integer.
+
+    Returns:
+        An `LRFindResult` (rates, losses, `suggestions`).
+    """
+    from ulmfit_tf.callbacks.lr_finder import lr_find
+
+    keras.utils.set_random_seed(seed)
+    source = _language_model(language_model)
+    texts = _nonempty(texts, "texts")
+    label_names = _label_names(labels, "single_label")
+    classifier = ULMFiTTextClassifier.from_language_model(
+        source, len(label_names), preprocessor=source.preprocessor, label_names=label_names, seed=seed
+    )
+    classifier.compile(optimizer=keras.optimizers.AdamW(1e-3, beta_1=0.7, beta_2=0.99))
+    data = classifier.text_dataset(texts, labels, batch_size=batch_size, shuffle=True, seed=seed)
+    return lr_find(classifier, data, num_steps=num_steps, plot_path=plot_path)
+
+
+def classification_metrics(probabilities, targets, problem_type="single_label"):
+    """`accuracy`, `error` (%), `loss` and `count` of predicted probabilities against target ids.
+
+    For `"regression"`, `mae`, `mse` and `count` of the predictions.
+    """
+    probabilities = np.asarray(probabilities)
+    targets = np.asarray(targets)
+    if problem_type == "regression":
         error = probabilities.reshape(targets.shape) - targets
         return {"mae": float(np.abs(error).mean()), "mse": float((error**2).mean()), "count": len(targets)}
     eps = 1e-7
-    if first.problem_type == "multi_label":
+    if problem_type == "multi_label":
         correct = (probabilities > 0.5) == (targets > 0.5)
         loss = -np.mean(targets * np.log(probabilities + eps) + (1 - targets) * np.log(1 - probabilities + eps))
     else:
@@ -429,10 +506,15 @@ class ResetStateEachEpoch(keras.callbacks.Callback):
 
 
 def _fit_language_model(
-    model, texts, validation_texts, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
-    checkpoint_dir, seed, strategy, callbacks, verbose,
+    model, texts, validation_texts, *, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
+    checkpoint_dir, seed, strategy, dtype_policy, callbacks, verbose, fingerprint,
 ):
     tokenizer = model.preprocessor
+    fingerprint = dict(
+        fingerprint, tokenizer=tokenizer_digest(tokenizer), texts=_corpus_digest(texts),
+        validation=_corpus_digest(validation_texts), factor=factor, batch_size=batch_size, bptt=bptt, epochs=epochs,
+        learning_rate=learning_rate, weight_decay=weight_decay, seed=seed, dtype_policy=_policy_name(dtype_policy),
+    )
 
     workers = num_workers(strategy)
 
@@ -495,9 +577,31 @@ def _fit_language_model(
         )
     _fit(
         model, train_data, validation_data, epochs, checkpoint_dir, [ResetStateEachEpoch()] + list(callbacks), verbose,
-        steps=steps, validation_steps=validation_steps,
+        steps=steps, validation_steps=validation_steps, fingerprint=fingerprint,
     )
     return model
+
+
+def weights_digest(model):
+    """A digest of a model's weights (what a later stage starts from)."""
+    return digest([np.asarray(w) for w in model.get_weights()])
+
+
+def tokenizer_digest(tokenizer):
+    """A digest of a tokenizer's settings and, for SentencePiece, its model."""
+    config = json.dumps(tokenizer.get_config(), sort_keys=True, default=str)
+    return digest([config, getattr(tokenizer, "proto", None) or b""])
+
+
+def _corpus_digest(texts):
+    """A digest of a list of texts, or of the files a glob pattern names (names, sizes, times)."""
+    if isinstance(texts, str):
+        return digest([(path, os.path.getsize(path), os.path.getmtime(path)) for path in _text_files(texts)])
+    return digest(None if texts is None else list(texts))
+
+
+def _policy_name(policy):
+    return None if policy is None else getattr(policy, "name", str(policy))
 
 
 def _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=False):
@@ -510,7 +614,7 @@ def _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=False):
     tokens = int(tf.reduce_sum(tokenize_all(texts, tokenizer, progress=progress).row_lengths()))
     steps = max(0, _windows(tokens, batch_size, bptt))
     if steps == 0:
-        raise ValueError(
+        raise UserInputError(
             f"The {what} are too short for one batch: {tokens:,} tokens, and a batch needs "
             f"batch_size x (bptt + 1) = {batch_size} x {bptt + 1}. Give more text or lower "
             "`batch_size`/`bptt`."
@@ -528,7 +632,7 @@ def _windows(tokens, batch_size, bptt):
 def _text_files(pattern):
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
-        raise ValueError(f"No files match {pattern!r}: give a glob pattern of text files, one document per line.")
+        raise UserInputError(f"No files match {pattern!r}: give a glob pattern of text files, one document per line.")
     return files
 
 
@@ -555,26 +659,41 @@ def _file_stream_steps(files, tokenizer, batch_size, bptt, what):
     total, count = chunks.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), lambda a, w: (a[0] + w, a[1] + 1))
     steps = int(total) - int(count)
     if steps < 1:
-        raise ValueError(
+        raise UserInputError(
             f"The {what} are too short for one batch per epoch: they give {int(total)} windows of "
             f"batch_size x bptt = {batch_size} x {bptt} tokens. Give more text or lower `batch_size`/`bptt`."
         )
     return steps
 
 
-def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, verbose, steps=None, validation_steps=None):
+def _fit(
+    model, train_data, validation_data, epochs, checkpoint_dir, callbacks, verbose, steps=None, validation_steps=None,
+    fingerprint=None,
+):
     """`model.fit` one epoch at a time, on `train_data(epoch)`.
 
     Each epoch's data order comes from the seed and the epoch number alone,
     so a run resumed from a checkpoint sees the data the uninterrupted run
     saw (a reshuffling `tf.data` pipeline restarts its sequence of orders).
     Each call is `fit(epochs=epochs, initial_epoch=epoch)` stopped after its
-    first epoch, so progress reads "Epoch 3/5".
+    first epoch, so progress reads "Epoch 3/5". With `checkpoint_dir`, the
+    run holds that folder's lock throughout and resumes only from a
+    checkpoint with the same `fingerprint`.
     """
+    model.fingerprint = fingerprint  # what made the model: the CLI records it in the model folder
+    if checkpoint_dir is None:
+        return _fit_epochs(model, train_data, validation_data, epochs, None, callbacks, verbose, steps, validation_steps)
+    with exclusive(checkpoint_dir):
+        checkpoint = EpochCheckpoint(checkpoint_dir, fingerprint=fingerprint)
+        return _fit_epochs(
+            model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps
+        )
+
+
+def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps):
     callbacks = list(callbacks) + [keras.callbacks.TerminateOnNaN(), _StopAfterOneEpoch()]
     initial_epoch = 0
-    if checkpoint_dir is not None:
-        checkpoint = EpochCheckpoint(checkpoint_dir)
+    if checkpoint is not None:
         initial_epoch = checkpoint.restore(model)
         callbacks.append(checkpoint)
     merged = {}
@@ -594,7 +713,7 @@ def _fit(model, train_data, validation_data, epochs, checkpoint_dir, callbacks, 
             merged.setdefault(key, []).extend(values)
         loss = history.history.get("loss", [0.0])[-1]
         if not math.isfinite(loss):
-            where = f" The last good checkpoint is in {str(checkpoint_dir)!r}." if checkpoint_dir else ""
+            where = f" The last good checkpoint is in {checkpoint.directory!r}." if checkpoint else ""
             raise TrainingDiverged(
                 f"Training stopped at epoch {epoch + 1}: the loss became {loss}. "
                 f"Lower the learning rate (`lr_find` suggests one).{where}"
@@ -618,7 +737,7 @@ def _language_model(model):
     if not isinstance(model, ULMFiTLanguageModel):
         raise ValueError(f"Argument `language_model` must be a `ULMFiTLanguageModel`. Received: {type(model).__name__}")
     if model.preprocessor is None:
-        raise ValueError(
+        raise UserInputError(
             "Argument `language_model` must carry its tokenizer: set `language_model.preprocessor` to the "
             "tokenizer it was trained with."
         )
@@ -626,9 +745,9 @@ def _language_model(model):
 
 
 def _nonempty(texts, what):
-    texts = [text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text) for text in texts]
+    texts = check_texts(texts)
     if not texts:
-        raise ValueError(f"The {what} are empty: give at least one text.")
+        raise UserInputError(f"The {what} are empty: give at least one text.")
     return texts
 
 

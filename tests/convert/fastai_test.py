@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import save_and_reload
-
+from tests.convert.torch_files import torch_save
 from ulmfit_tf.convert import from_fastai
+from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.models import ULMFiTLanguageModel
 from ulmfit_tf.models import ULMFiTTextClassifier
 
@@ -82,11 +83,24 @@ def test_pth_file(tmp_path, fixture, lm_state):
     np.testing.assert_allclose(model.predict(fixture["lm/input_ids"], verbose=0), fixture["lm/logits"], atol=1e-4)
 
 
-def test_pth_without_torch_says_what_to_do(tmp_path, monkeypatch):
+@pytest.mark.parametrize("legacy", [False, True])
+def test_pth_file_without_torch(tmp_path, monkeypatch, fixture, lm_state, legacy):
+    """`Learner.save`'s {"model", "opt"} with fastai v1's dropped copy `..module.weight_hh_l0` (never used)."""
+    monkeypatch.setitem(sys.modules, "torch", None)
+    state = dict(lm_state)
+    for i in range(3):
+        state[f"0.rnns.{i}.module.weight_hh_l0"] = np.full_like(state[f"0.rnns.{i}.weight_hh_l0_raw"], 7.0)
+    path = tmp_path / "lm.pth"
+    torch_save({"model": state, "opt": {"lr": 1e-3}}, path, legacy=legacy)
+    model = from_fastai(str(path))
+    np.testing.assert_allclose(model.predict(fixture["lm/input_ids"], verbose=0), fixture["lm/logits"], atol=1e-4)
+
+
+def test_unreadable_pth_is_named(tmp_path, monkeypatch):
     path = tmp_path / "lm.pth"
     path.write_bytes(b"not read")
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(ImportError, match=r"needs `torch`.*numpy.savez"):
+    with pytest.raises(UserInputError, match=r"lm\.pth' is not a readable PyTorch file"):
         from_fastai(str(path))
 
 

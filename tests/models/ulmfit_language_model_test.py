@@ -6,6 +6,9 @@ import tensorflow as tf
 from tests.conftest import save_and_reload
 from ulmfit_tf.models import AWDLSTMBackbone
 from ulmfit_tf.models import ULMFiTLanguageModel
+from ulmfit_tf.text import SPECIAL_TOKENS
+from ulmfit_tf.text import Vocabulary
+from ulmfit_tf.text import WordTokenizer
 
 NO_DROPOUT = dict(embedding_dropout=0, input_dropout=0, hidden_dropout=0, weight_dropout=0)
 
@@ -88,3 +91,31 @@ def test_bad_arguments():
         ULMFiTLanguageModel(keras.layers.Dense(2))
     with pytest.raises(ValueError, match="Argument `alpha` must be >= 0. Received: alpha=-1"):
         tiny_model(ar_alpha=-1)
+
+
+def test_with_vocabulary_matches_embeddings_as_fastai():
+    """fastai's `match_embeds`: shared tokens keep row and bias, new ones get the means, repeats their last id."""
+    old = list(SPECIAL_TOKENS) + [f"w{i}" for i in range(19)] + ["xxfake", "xxfake"]
+    model = tiny_model(vocabulary=old, preprocessor=WordTokenizer(vocabulary=old, reverse=True))
+    model.decoder_bias.bias.assign(np.random.normal(size=30))
+    embeddings, bias = model.backbone.token_embedding.embeddings.numpy(), model.decoder_bias.bias.numpy()
+    new = ["xxunk", "xxpad", "w3", "brand-new", "xxfake", "w0"]
+    matched = model.with_vocabulary(Vocabulary(new))
+    assert matched.vocabulary == new and matched.backbone.vocabulary_size == 6
+    assert isinstance(matched.preprocessor, WordTokenizer) and matched.preprocessor.get_vocabulary() == new
+    assert matched.preprocessor.reverse and matched.preprocessor.add_bos
+    rows = np.concatenate([embeddings, embeddings.mean(0, keepdims=True)])[[0, 1, 12, 30, 29, 9]]
+    np.testing.assert_array_equal(matched.backbone.token_embedding.embeddings.numpy(), rows)
+    np.testing.assert_allclose(matched.decoder_bias.bias.numpy(), np.append(bias, bias.mean())[[0, 1, 12, 30, 29, 9]])
+    for mine, theirs in zip(matched.backbone.encoder_variables()[1:], model.backbone.encoder_variables()[1:]):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert matched.get_config()["seed"] == 3 and matched.backbone.seed == 2
+    assert model.backbone.vocabulary_size == 30  # the source is left as it was
+    ids = np.array([[2, 5, 3, 4]])
+    expected = np.asarray(matched.backbone(ids)["sequence_output"]) @ rows.T + matched.decoder_bias.bias.numpy()
+    np.testing.assert_allclose(matched.predict(ids, verbose=0), expected, atol=1e-5)
+
+
+def test_with_vocabulary_needs_a_vocabulary():
+    with pytest.raises(ValueError, match="This language model has no `vocabulary` to match the new tokens to"):
+        tiny_model().with_vocabulary(["xxunk", "a"])

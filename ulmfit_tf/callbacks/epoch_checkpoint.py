@@ -1,12 +1,15 @@
 import json
 import math
 import os
-import shutil
 
 import keras
 import numpy as np
 
 from ulmfit_tf.distribute import is_chief
+from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.fingerprint import fingerprint_changes
+from ulmfit_tf.model_directory import read_manifest
+from ulmfit_tf.model_directory import remove_folder
 from ulmfit_tf.model_directory import write_folder_atomically
 
 WEIGHTS_FILENAME = "model.weights.h5"
@@ -35,8 +38,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
     sequence of orders), the resumed run ends with the same weights as a
     run that was never interrupted.
 
+    A `fingerprint` (a dict of what makes the run: settings, seed, model
+    config, data digests) is recorded in each checkpoint, and `restore()`
+    refuses a checkpoint whose fingerprint differs, naming what changed:
+    a rerun with other data or settings never resumes, silently, a run it
+    is not. Only folders this callback wrote (they hold an ulmfit-tf
+    manifest of kind `"checkpoint"`) are read or deleted.
+
     Args:
         directory: String, the folder of the checkpoints.
+        fingerprint: Optional dict of JSON values identifying the run.
 
     Example:
 
@@ -47,20 +58,34 @@ class EpochCheckpoint(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, directory):
+    def __init__(self, directory, fingerprint=None):
         super().__init__()
-        self.directory = os.fspath(directory)
+        self.directory = os.fspath(directory).rstrip(os.sep) or os.sep
+        self.fingerprint = fingerprint
 
-    def latest(self):
-        """The path of the latest complete checkpoint, or `None`."""
+    def checkpoints(self):
+        """The paths of the complete checkpoints this callback wrote, oldest first."""
         if not os.path.isdir(self.directory):
-            return None
-        epochs = [
+            return []
+        epochs = sorted(
             int(name[len(_PREFIX) :])
             for name in os.listdir(self.directory)
             if name.startswith(_PREFIX) and name[len(_PREFIX) :].isdigit()
-        ]
-        return os.path.join(self.directory, f"{_PREFIX}{max(epochs):04d}") if epochs else None
+        )
+        paths = [os.path.join(self.directory, f"{_PREFIX}{epoch:04d}") for epoch in epochs]
+        return [path for path in paths if (read_manifest(path) or {}).get("kind") == "checkpoint"]
+
+    def latest(self):
+        """The path of the latest complete checkpoint, or `None`."""
+        paths = self.checkpoints()
+        return paths[-1] if paths else None
+
+    def clear(self):
+        """Deletes the checkpoints (after a run that ended well), and the folder if nothing else is in it."""
+        for path in self.checkpoints():
+            remove_folder(path, "checkpoint")
+        if os.path.isdir(self.directory) and not os.listdir(self.directory):
+            os.rmdir(self.directory)
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
@@ -80,31 +105,49 @@ class EpochCheckpoint(keras.callbacks.Callback):
             with open(os.path.join(partial, STATE_FILENAME), "w") as f:
                 json.dump(state, f)
 
-        previous = self.latest()
-        write_folder_atomically(final, write)
-        if previous is not None and previous != final:
-            shutil.rmtree(previous, ignore_errors=True)
+        previous = [path for path in self.checkpoints() if path != final]
+        fingerprint = None if self.fingerprint is None else {"fingerprint": self.fingerprint}
+        write_folder_atomically(final, write, "checkpoint", overwrite=True, manifest=fingerprint)
+        for path in previous:
+            remove_folder(path, "checkpoint")
 
     def restore(self, model):
         """Loads the latest checkpoint into `model`; returns the epochs it completed (0 if none)."""
         path = self.latest()
         if path is None:
             return 0
-        with model.distribute_strategy.scope():  # the strategy the model was built under, if any
-            if model.optimizer is not None and not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
-            model.load_weights(os.path.join(path, WEIGHTS_FILENAME))
-        with open(os.path.join(path, STATE_FILENAME)) as f:
-            state = json.load(f)
+        self._check_fingerprint(path)
+        try:
+            with open(os.path.join(path, STATE_FILENAME)) as f:
+                state = json.load(f)
+            with model.distribute_strategy.scope():  # the strategy the model was built under, if any
+                if model.optimizer is not None and not model.optimizer.built:
+                    model.optimizer.build(model.trainable_variables)
+                model.load_weights(os.path.join(path, WEIGHTS_FILENAME))
+        except (OSError, ValueError, KeyError) as error:
+            message = " ".join(str(error).split())[:160]
+            raise UserInputError(
+                f"The checkpoint {path!r} is damaged ({message}): delete {self.directory!r} to start the run over."
+            ) from None
         variables = _seed_states(model)
         if len(variables) != len(state["seed_generators"]):
-            raise ValueError(
+            raise UserInputError(
                 f"The checkpoint {path!r} was written by a different model "
                 f"({len(state['seed_generators'])} dropout seeds, this model has {len(variables)})."
             )
         for variable, value in zip(variables, state["seed_generators"]):
             variable.assign(np.asarray(value, variable.dtype))
         return int(state["epochs_completed"])
+
+    def _check_fingerprint(self, path):
+        recorded = read_manifest(path).get("fingerprint")
+        changes = fingerprint_changes(recorded, self.fingerprint)
+        if changes:
+            raise UserInputError(
+                f"The checkpoint in {self.directory!r} was made by a run with other settings or data "
+                f"({changes}): rerun with the settings it was made with to resume it, or delete "
+                f"{self.directory!r} to start over."
+            )
 
 
 def _seed_states(model):

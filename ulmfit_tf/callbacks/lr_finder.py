@@ -3,6 +3,8 @@ import math
 import keras
 import numpy as np
 
+from ulmfit_tf.errors import UserInputError
+
 
 class LRFinder(keras.callbacks.Callback):
     """Raises the learning rate exponentially, batch by batch, and records the loss.
@@ -127,7 +129,7 @@ def suggest(learning_rates, losses):
     rates = np.asarray(learning_rates[start:end], "float64")
     values = np.asarray(losses[start:end], "float64")
     if len(values) < 2:
-        raise ValueError(
+        raise UserInputError(
             f"The LR finder recorded {count} losses, too few to suggest a rate: "
             "give it more steps or a smaller `start_lr`."
         )

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 
+from ulmfit_tf.convert.torch_file import read_state_dict
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.presets import CLASSIFIER_DROPOUTS
 from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
@@ -38,8 +39,10 @@ def from_fastai(state_dict, task="language_model", **options):
     Args:
         state_dict: The fastai weights: a mapping of parameter name to array
             (numpy or torch), a path to an `.npz` file of the same, or a path
-            to a `.pth` file saved by fastai or PyTorch (reading it needs
-            `torch`). Language model layouts: a saved
+            to a `.pth` file saved by fastai or PyTorch (read without torch
+            and without running any code it holds, see
+            `convert.torch_file`), bare or as `Learner.save`'s
+            `{"model": ..., "opt": ...}`. Language model layouts: a saved
             `language_model_learner` (`0.encoder.weight`,
             `0.rnns.0.weight_hh_l0_raw`, ..., `1.decoder.weight`,
             `1.decoder.bias`), a bare `AWD_LSTM` with an optional decoder
@@ -56,11 +59,13 @@ def from_fastai(state_dict, task="language_model", **options):
             fastai's defaults (`awd_lstm_lm_config`, `awd_lstm_clas_config`).
             Language model: `stateful` (bool) and `batch_size` (int), to
             carry the LSTM state between calls as fastai's does; `vocab`
-            becomes the model's `vocabulary`. Classifier: `bptt` (default
-            72) and `max_len` (default 1440), fastai's BPT3C `seq_len` and
-            `max_len`; `labels`, the class names (`learn.dls.vocab[1]`);
-            with `vocab`, the classifier's `preprocessor` is a
-            `WordTokenizer` over that vocabulary, so it takes raw strings.
+            becomes the model's `vocabulary`; `preprocessor` (e.g.
+            `WordTokenizer(vocabulary=vocab)`), its tokenizer. Classifier:
+            `bptt` (default 72) and `max_len` (default 1440), fastai's BPT3C
+            `seq_len` and `max_len`; `labels`, the class names
+            (`learn.dls.vocab[1]`); with `vocab`, the classifier's
+            `preprocessor` is a `WordTokenizer` over that vocabulary, so it
+            takes raw strings.
 
     Returns:
         A `ULMFiTLanguageModel`, or a `ULMFiTTextClassifier`.
@@ -90,11 +95,13 @@ def from_fastai(state_dict, task="language_model", **options):
     seed = options.get("seed")
     if task == "classifier":
         return _classifier(weights, encoder, vocab, dropouts, options)
+    preprocessor = options.pop("preprocessor", None)
     backbone = _backbone(encoder, dropouts, options)
     model = ULMFiTLanguageModel(
         backbone,
         output_dropout=dropouts["output_dropout"],
         vocabulary=vocab,
+        preprocessor=preprocessor,
         seed=seed,
     )
     _assign_encoder(backbone, encoder)
@@ -183,7 +190,10 @@ def _load_state_dict(state_dict):
             with np.load(path) as archive:
                 state_dict = {k: archive[k] for k in archive.files}
         else:
-            state_dict = _load_torch_file(path)
+            state_dict = read_state_dict(path)
+    # `Learner.save` stores {"model": state_dict, "opt": ...}.
+    if hasattr(state_dict, "items") and hasattr(state_dict.get("model"), "items"):
+        state_dict = state_dict["model"]
     if not hasattr(state_dict, "items"):
         raise ValueError(
             "Argument `state_dict` must be a mapping of parameter names to "
@@ -191,24 +201,6 @@ def _load_state_dict(state_dict):
             f"Received: state_dict={type(state_dict).__name__}"
         )
     return {name: _to_numpy(value) for name, value in state_dict.items()}
-
-
-def _load_torch_file(path):
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            f"Reading the PyTorch file {path!r} needs `torch`, which "
-            "ulmfit-tf itself does not depend on. Install it "
-            "(`pip install torch`), or save the state dict as an `.npz` "
-            "file where torch is installed: `numpy.savez(path, **{k: "
-            "v.numpy() for k, v in state_dict.items()})`."
-        ) from None
-    loaded = torch.load(path, map_location="cpu", weights_only=True)
-    # `Learner.save` stores {"model": state_dict, "opt": ...}.
-    if "model" in loaded and hasattr(loaded["model"], "items"):
-        loaded = loaded["model"]
-    return loaded
 
 
 def _to_numpy(value):

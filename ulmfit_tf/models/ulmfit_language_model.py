@@ -1,10 +1,14 @@
 import keras
+import numpy as np
 from keras import ops
 
 from ulmfit_tf.distribute import DistributeFixes
 from ulmfit_tf.layers.rnn_dropout import RNNDropout
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
+from ulmfit_tf.presets import PresetMixin
+from ulmfit_tf.text.vocabulary import Vocabulary
+from ulmfit_tf.text.word_tokenizer import WordTokenizer
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
@@ -82,7 +86,7 @@ class DecoderBias(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
-class ULMFiTLanguageModel(DistributeFixes, keras.Model):
+class ULMFiTLanguageModel(PresetMixin, DistributeFixes, keras.Model):
     """AWD-LSTM language model with a decoder tied to the embedding.
 
     The backbone's last output goes through locked output dropout and is
@@ -92,6 +96,12 @@ class ULMFiTLanguageModel(DistributeFixes, keras.Model):
     token ids `(batch, timesteps)` to next-token logits
     `(batch, timesteps, vocabulary_size)` (float32, also under mixed
     precision), so it trains with plain `model.fit` on `(ids, next_ids)`.
+
+    `ULMFiTLanguageModel.from_preset(preset)` loads a pretrained one (a
+    preset, a model folder or a fastai pretrained folder such as
+    `wt103-fwd/`), `save_to_preset(directory)` writes one, and
+    `with_vocabulary(tokens)` moves it onto another vocabulary as fastai's
+    `match_embeds` does.
 
     Args:
         backbone: An `AWDLSTMBackbone`. Make it `stateful` (with a fixed
@@ -190,6 +200,65 @@ class ULMFiTLanguageModel(DistributeFixes, keras.Model):
     def reset_state(self):
         """Zeroes the carried LSTM state of a `stateful` language model."""
         self.backbone.reset_state()
+
+    def with_vocabulary(self, tokens):
+        """A copy of this language model over another vocabulary, as fastai's `match_embeds`.
+
+        A token of `tokens` found in this model's `vocabulary` keeps its
+        embedding row (shared by the tied decoder) and its decoder bias (a
+        token listed there twice, such as `xxfake`, takes its last id, as in
+        fastai); any other token gets the mean row and the mean bias. The
+        LSTM weights and every setting are copied; the new model's
+        `preprocessor` is a `WordTokenizer` over `tokens` (keeping `add_bos`
+        and `reverse` of this model's preprocessor). This is how fastai
+        starts from a pretrained language model on a corpus of your own.
+
+        Args:
+            tokens: List of strings (the token of each new id, `xxunk`
+                first) or a `Vocabulary`.
+
+        Returns:
+            A new `ULMFiTLanguageModel`; this one is left unchanged.
+
+        Example:
+
+        ```python
+        language_model = ULMFiTLanguageModel.from_preset("wt103-fwd/")
+        tokens = WordTokenizer()(texts).to_list()
+        language_model = language_model.with_vocabulary(Vocabulary.from_corpus(tokens))
+        ```
+        """
+        if self.vocabulary is None:
+            raise ValueError(
+                "This language model has no `vocabulary` to match the new tokens to; build it with "
+                "`vocabulary=` (the token of each id) or a preprocessor that has one."
+            )
+        tokenizer = WordTokenizer(
+            add_bos=getattr(self.preprocessor, "add_bos", True),
+            vocabulary=tokens if isinstance(tokens, Vocabulary) else [str(token) for token in tokens],
+            reverse=getattr(self.preprocessor, "reverse", False),
+        )
+        old_ids = {token: i for i, token in enumerate(self.vocabulary)}
+        rows = [old_ids.get(token, -1) for token in tokenizer.get_vocabulary()]
+        # Row -1 of the stacked arrays is the mean, fastai's value for new tokens.
+        embeddings = ops.convert_to_numpy(self.backbone.token_embedding.embeddings)
+        embeddings = np.concatenate([embeddings, embeddings.mean(0, keepdims=True)])[rows]
+        bias = ops.convert_to_numpy(self.decoder_bias.bias)
+        bias = np.append(bias, bias.mean())[rows]
+        backbone = AWDLSTMBackbone.from_config(dict(self.backbone.get_config(), vocabulary_size=len(rows)))
+        model = ULMFiTLanguageModel(
+            backbone,
+            output_dropout=self.output_dropout,
+            ar_alpha=self.ar_alpha,
+            tar_beta=self.tar_beta,
+            preprocessor=tokenizer,
+            seed=self.seed,
+            name=self.name,
+        )
+        for target, value in zip(backbone.encoder_variables(), [embeddings] + self.backbone.encoder_variables()[1:]):
+            target.assign(value)
+        model.decoder_bias.bias.assign(bias)
+        return model
 
     def layer_groups(self):
         """fastai's layer groups, input side first, for discriminative rates.

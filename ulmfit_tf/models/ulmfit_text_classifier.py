@@ -4,14 +4,18 @@ import tensorflow as tf
 from keras import ops
 
 from ulmfit_tf.distribute import DistributeFixes
+from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.layers.concat_pooling import ConcatPooling
 from ulmfit_tf.layers.pooling_classifier_head import PoolingClassifierHead
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.presets import CLASSIFIER_DROPOUTS
 from ulmfit_tf.models.presets import backbone_dropouts
+from ulmfit_tf.presets import PresetMixin
 from ulmfit_tf.text.classification_dataset import PADDING_ID
 from ulmfit_tf.text.classification_dataset import classification_dataset
 from ulmfit_tf.text.classification_dataset import encode_labels
+from ulmfit_tf.text.inputs import check_labels
+from ulmfit_tf.text.inputs import check_texts
 
 PROBLEM_TYPES = ("single_label", "multi_label", "regression")
 
@@ -77,7 +81,7 @@ class SigmoidRange(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
-class ULMFiTTextClassifier(DistributeFixes, keras.Model):
+class ULMFiTTextClassifier(PresetMixin, DistributeFixes, keras.Model):
     """ULMFiT's text classifier: AWD-LSTM encoder, concat pooling, head.
 
     Token ids `(batch, timesteps)`, padded after the text with `xxpad` (1),
@@ -100,8 +104,11 @@ class ULMFiTTextClassifier(DistributeFixes, keras.Model):
     With a `preprocessor` (a tokenizer giving ids, such as
     `SentencePieceTokenizer`, or `WordTokenizer(vocabulary=...)`), `fit`,
     `evaluate` and `predict` also take raw strings (lists or arrays of
-    texts, or a `tf.data.Dataset` of string batches), and `fit`/`evaluate`
-    take class names as labels. Set it to `None` to feed ids only.
+    texts, or a `tf.data.Dataset` of string batches; a lone string is one
+    text, and anything else among the texts raises a `TypeError` naming its
+    index), and `fit`/`evaluate` take class names as labels. Set it to
+    `None` to feed ids only. `predict([])` returns an empty
+    `(0, num_classes)` array.
 
     Args:
         backbone: An `AWDLSTMBackbone` with `padding_id` set (1) and
@@ -321,7 +328,12 @@ class ULMFiTTextClassifier(DistributeFixes, keras.Model):
         return encode_labels(list(y), self.label_names)[0]
 
     def text_dataset(self, x, y=None, batch_size=None, shuffle=False, seed=None):
-        """Ids from raw texts through the preprocessor, or `None` if `x` holds no texts."""
+        """Ids from raw texts through the preprocessor, or `None` if `x` holds no texts.
+
+        `x` is read by `check_texts`: a lone string is one text (and `y` its
+        label), and anything but strings among the texts raises a
+        `TypeError` naming its index.
+        """
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec
             first = spec[0] if isinstance(spec, tuple) else spec
@@ -333,9 +345,11 @@ class ULMFiTTextClassifier(DistributeFixes, keras.Model):
             return x.map(self._padded_ids)
         if not _holds_texts(x):
             return None
+        texts = check_texts(x, "x")
+        if not texts:
+            raise UserInputError("Argument `x` must hold at least one text. Received: x=[]")
         self._check_preprocessor()
-        texts = [t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t) for t in np.asarray(x).ravel()]
-        targets = np.zeros(len(texts), "int32") if y is None else self.encode_targets(y)
+        targets = np.zeros(len(texts), "int32") if y is None else self.encode_targets(check_labels(y, texts, "y", "x"))
         return classification_dataset(
             texts, targets, self.preprocessor, batch_size=batch_size or 32, shuffle=shuffle, seed=seed
         )
@@ -359,6 +373,8 @@ class ULMFiTTextClassifier(DistributeFixes, keras.Model):
         return super().evaluate(data, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
+        if _is_empty(x):  # Keras has no batch to run
+            return np.zeros((0, self.num_classes), "float32")
         data = self.text_dataset(x, batch_size=batch_size)
         if data is None:
             return super().predict(x, batch_size=batch_size, **kwargs)
@@ -402,10 +418,25 @@ class ULMFiTTextClassifier(DistributeFixes, keras.Model):
         return cls(**config)
 
 
+def _is_empty(x):
+    if isinstance(x, (list, tuple)):
+        return not x
+    return isinstance(x, (np.ndarray, tf.Tensor)) and tuple(x.shape[:1]) == (0,)
+
+
 def _holds_texts(x):
+    """Whether `x` is for the preprocessor rather than token ids.
+
+    Strings, and lists holding a string or `None` (never ids), so that
+    `check_texts` names what is not a string; an empty list too, so that
+    `fit` and `evaluate` say it holds no text.
+    """
+    if isinstance(x, (str, bytes)):
+        return True
     if isinstance(x, (tf.Tensor, tf.RaggedTensor)):
         return x.dtype == tf.string
-    if isinstance(x, (list, tuple, np.ndarray)) and len(x) > 0:
-        first = np.asarray(x, dtype=object).ravel()[0]
-        return isinstance(first, (str, bytes))
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "SU" or x.dtype.kind == "O" and _holds_texts(x.ravel().tolist())
+    if isinstance(x, (list, tuple)):
+        return not x or any(isinstance(v, (str, bytes)) or v is None for v in x)
     return False

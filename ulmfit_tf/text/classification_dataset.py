@@ -1,6 +1,10 @@
+import sys
+
 import keras
 import numpy as np
 import tensorflow as tf
+
+from ulmfit_tf.errors import UserInputError
 
 PADDING_ID = 1  # fastai's xxpad
 # Tokens of one document a classifier reads (the first ones), in training
@@ -36,7 +40,7 @@ def encode_labels(labels, label_names=None, multi_label=False):
             if label is None or (isinstance(label, str) and not label.strip()) or (
                 isinstance(label, float) and np.isnan(label)
             ):
-                raise ValueError(f"Label {line} is blank; every text needs a label.")
+                raise UserInputError(f"Label {line} is blank; every text needs a label.")
     if label_names is None:
         label_names = sorted({str(label) for row in rows for label in row}, key=_natural)
     label_names = [str(name) for name in label_names]
@@ -45,7 +49,7 @@ def encode_labels(labels, label_names=None, multi_label=False):
     for line, row in enumerate(rows, start=1):
         unknown = [label for label in row if str(label) not in index]
         if unknown:
-            raise ValueError(
+            raise UserInputError(
                 f"Label {unknown[0]!r} of text {line} is not one of the known labels "
                 f"{label_names}."
             )
@@ -178,7 +182,8 @@ def tokenize_all(texts, tokenizer, batch_size=1024, progress=False):
         batch_size: Integer, texts per tokenizer call.
         progress: Boolean, show a progress bar (texts done, rate).
     """
-    bar = keras.utils.Progbar(len(texts), unit_name="text") if progress else None
+    # On a terminal a bar that redraws itself; in a log file or pipe, one line at the end.
+    bar = keras.utils.Progbar(len(texts), unit_name="text", verbose=1 if sys.stdout.isatty() else 2) if progress else None
     pieces = []
     for start in range(0, len(texts), batch_size):
         pieces.append(tokenizer(tf.constant(texts[start : start + batch_size], tf.string)))

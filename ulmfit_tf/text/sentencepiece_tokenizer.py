@@ -6,12 +6,24 @@ import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.text.tokenizer import Tokenizer
 from ulmfit_tf.text.tokenizer import reverse_rows
 
 SPECIAL_TOKENS = ("xxunk", "xxpad", "xxbos", "xxeos")
 UNKNOWN_ID, PADDING_ID, BOS_ID, EOS_ID = range(4)
 PROTO_FILENAME = "sentencepiece.model"
+
+# The trainer skips longer sentences (and fails when it skips them all).
+MAX_SENTENCE_BYTES = 1 << 20
+
+
+def _training_sentences(texts):
+    """The texts, those over the trainer's limit cut into pieces under it (any length tokenizes)."""
+    step = MAX_SENTENCE_BYTES // 4  # characters: at most 4 bytes each in UTF-8
+    for text in texts:
+        for start in range(0, len(text), step):
+            yield text[start : start + step]
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
@@ -107,12 +119,12 @@ class SentencePieceTokenizer(Tokenizer):
             ) from None
         texts = [text for text in texts if text and text.strip()]
         if not texts:
-            raise ValueError("Argument `texts` must hold at least one non-empty text.")
+            raise UserInputError("Argument `texts` must hold at least one non-empty text.")
         sentencepiece.set_random_generator_seed(seed)
         model = io.BytesIO()
         try:
             sentencepiece.SentencePieceTrainer.train(
-                sentence_iterator=iter(texts),
+                sentence_iterator=_training_sentences(texts),
                 model_writer=model,
                 vocab_size=vocabulary_size,
                 model_type=model_type,
@@ -125,7 +137,7 @@ class SentencePieceTokenizer(Tokenizer):
                 pad_piece=SPECIAL_TOKENS[PADDING_ID],
                 bos_piece=SPECIAL_TOKENS[BOS_ID],
                 eos_piece=SPECIAL_TOKENS[EOS_ID],
-                max_sentence_length=1 << 20,
+                max_sentence_length=MAX_SENTENCE_BYTES,
                 num_threads=os.cpu_count() or 1,
                 minloglevel=2,
             )
@@ -133,7 +145,7 @@ class SentencePieceTokenizer(Tokenizer):
             limit = re.search(r"Vocabulary size too high.*<= (\d+)", str(error))
             if not limit:
                 raise
-            raise ValueError(
+            raise UserInputError(
                 f"Argument `vocabulary_size` is too large for these texts: they allow at most "
                 f"{limit.group(1)} pieces. Pass a smaller `vocabulary_size` or more text. "
                 f"Received: vocabulary_size={vocabulary_size}"

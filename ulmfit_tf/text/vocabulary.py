@@ -5,6 +5,8 @@ import tensorflow as tf
 
 # fastai's special tokens, in fastai's order: xxunk is id 0, xxpad id 1.
 SPECIAL_TOKENS = ("xxunk", "xxpad", "xxbos", "xxeos", "xxfld", "xxrep", "xxwrep", "xxup", "xxmaj")
+# fastai pads a vocabulary with this token to a multiple of 8 entries.
+PADDING_TOKEN = "xxfake"
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
@@ -60,16 +62,19 @@ class Vocabulary(keras.layers.Layer):
 
     @classmethod
     def from_corpus(cls, token_lists, max_vocab=60000, min_freq=3, special_tokens=SPECIAL_TOKENS, **kwargs):
-        """Builds a vocabulary as fastai's `make_vocab` does.
+        """Builds a vocabulary exactly as fastai's `make_vocab` does.
 
-        Tokens seen at least `min_freq` times, most frequent first (ties in
-        order of first appearance), after the special tokens, up to
-        `max_vocab` tokens in all.
+        The `max_vocab` most frequent tokens (ties in order of first
+        appearance) seen at least `min_freq` times, the special tokens moved
+        or added to the front, cut to `max_vocab`, then `xxfake` entries up
+        to the next multiple of 8 (8 of them when the count already is one),
+        as fastai pads its vocabularies for fast matrix products.
 
         Args:
             token_lists: Iterable of token lists (one per document), or a
                 `collections.Counter` of tokens.
-            max_vocab: Integer, the largest vocabulary. Defaults to `60000`.
+            max_vocab: Integer, the most tokens before the padding. Defaults
+                to `60000`.
             min_freq: Integer, the fewest occurrences kept. Defaults to `3`.
             special_tokens: Tokens placed first, in order.
         """
@@ -84,8 +89,9 @@ class Vocabulary(keras.layers.Layer):
             for tokens in token_lists:
                 counts.update(t.decode("utf-8") if isinstance(t, bytes) else t for t in tokens)
         special = set(special_tokens)
-        frequent = [t for t, c in counts.most_common() if c >= min_freq and t not in special]
-        return cls(list(special_tokens) + frequent[: max_vocab - len(special_tokens)], **kwargs)
+        frequent = [t for t, c in counts.most_common(max_vocab) if c >= min_freq and t not in special]
+        tokens = (list(special_tokens) + frequent)[:max_vocab]
+        return cls(tokens + [PADDING_TOKEN] * (8 - len(tokens) % 8), **kwargs)
 
     @classmethod
     def from_fastai(cls, itos, **kwargs):
