@@ -269,3 +269,25 @@ def test_writing_never_replaces_what_it_did_not_write(word_lm, saved_lm, tmp_pat
         "Argument `model_card` must be a dict with keys among ('description', 'data', 'command', 'minutes', "
         "'validation_perplexity', 'license'). Received: keys ['accuracy']"
     )
+
+
+def test_the_command_line_takes_presets_and_fastai_folders(saved_lm, tmp_path, capsys):
+    from ulmfit_tf import cli
+
+    fastai_folder = os.path.join(os.path.dirname(__file__), "fixtures", "fastai_pretrained", "zip", "pretrained")
+    train = tmp_path / "train.csv"
+    reviews = datasets.load_rotten_tomatoes()
+    rows = [f'"{text}",{reviews["label_names"][label]}' for text, label in
+            zip(reviews["train"]["texts"][:48], reviews["train"]["labels"][:48])]
+    train.write_text("text,label\n" + "\n".join(row.replace('""', "") for row in rows) + "\n")
+    for source in (str(saved_lm), fastai_folder):
+        output = tmp_path / f"tuned_{os.path.basename(os.path.dirname(source))}"
+        code = cli.main(["finetune-lm", "--language-model", source, "--texts", str(train), "--output", str(output),
+                         "--batch-size", "4", "--bptt", "8", "--quiet"])
+        assert code == 0, capsys.readouterr().err
+        code = cli.main(["fit-classifier", "--language-model", source, "--train", str(train), "--output",
+                         str(tmp_path / "clf"), "--overwrite", "--epochs", "1", "--batch-size", "16", "--quiet"])
+        assert code == 0, capsys.readouterr().err
+    code = cli.main(["fit-classifier", "--language-model", "no-such-preset", "--train", str(train), "--output",
+                     str(tmp_path / "x"), "--quiet"])
+    assert code == 2 and "no-such-preset" in capsys.readouterr().err

@@ -108,7 +108,7 @@ def build_parser():
     )
 
     finetune = add("finetune-lm", "Stage 2: fine-tune a language model on the target task's texts.")
-    finetune.add_argument("--language-model", required=True, help="folder written by `pretrain`")
+    finetune.add_argument("--language-model", required=True, help=LANGUAGE_MODEL_HELP)
     finetune.add_argument("--texts", required=True, nargs="+", help="target-task text files (labels ignored)")
     finetune.add_argument("--validation", nargs="+", help="held-out text files")
     data_options(finetune, labels=False)
@@ -119,7 +119,7 @@ def build_parser():
             action.help = f"default: the language model's (else {LM_DEFAULTS[action.dest]})"
 
     fit = add("fit-classifier", "Stage 3: fit a classifier with gradual unfreezing, discriminative and STLR rates.")
-    fit.add_argument("--language-model", required=True, help="folder written by `finetune-lm`")
+    fit.add_argument("--language-model", required=True, help=LANGUAGE_MODEL_HELP)
     fit.add_argument("--train", required=True, help="labelled training file")
     fit.add_argument("--validation", help="labelled validation file")
     data_options(fit)
@@ -149,7 +149,7 @@ def build_parser():
     data_options(predict, labels=False)
 
     lr_find = add("lr-find", "The LR range test for the classifier stage; writes the plot.")
-    lr_find.add_argument("--language-model", required=True)
+    lr_find.add_argument("--language-model", required=True, help=LANGUAGE_MODEL_HELP)
     lr_find.add_argument("--train", required=True)
     lr_find.add_argument("--plot", default="lr_find.png")
     overwrite_option(lr_find, "the plot")
@@ -205,6 +205,10 @@ OPTION_HELP = {
 
 
 LM_DEFAULTS = {"batch_size": 64, "bptt": 72}
+LANGUAGE_MODEL_HELP = (
+    "a folder written by `pretrain` or `finetune-lm`, a preset (a bundled name or a `save_to_preset` folder), "
+    "or a fastai folder (one .pth and one .pkl)"
+)
 
 
 def main(argv=None):
@@ -310,8 +314,13 @@ def _command_line_texts(texts):
 
 
 def _load(path, kind):
+    """A classifier folder; or a language model: a model folder, a preset (name or folder) or a fastai folder."""
     from ulmfit_tf.model_directory import load_model_directory
 
+    if kind == "language_model":
+        from ulmfit_tf.models import ULMFiTLanguageModel
+
+        return ULMFiTLanguageModel.from_preset(path)
     return load_model_directory(path, kind)
 
 
@@ -395,7 +404,7 @@ def cmd_finetune_lm(args):
     with _output(args, "language_model") as output:
         distribution = _distribution(args)
         language_model = _load(args.language_model, "language_model")
-        recorded = read_manifest(args.language_model).get("fingerprint") or {}
+        recorded = (os.path.isdir(args.language_model) and read_manifest(args.language_model) or {}).get("fingerprint") or {}
         settings = {name: getattr(args, name) or recorded.get(name) or LM_DEFAULTS[name] for name in LM_DEFAULTS}
         texts = read_texts(args.texts, args.text_column)
         validation = read_texts(args.validation, args.text_column) if args.validation else None

@@ -190,13 +190,7 @@ def check_output(directory, kind, overwrite=False):
     if real == cwd or cwd.startswith(real.rstrip(os.sep) + os.sep) or real == os.sep:
         raise UserInputError(f"{shown!r} is the current folder or above it; give a new folder, e.g. {os.path.join(shown, 'model')!r}.")
     if not os.path.exists(path):
-        ancestor = os.path.dirname(path)
-        while not os.path.exists(ancestor):
-            ancestor = os.path.dirname(ancestor)
-        if not os.path.isdir(ancestor):
-            raise UserInputError(f"{shown!r} cannot be made: {ancestor!r} is a file, not a folder.")
-        if not os.access(ancestor, os.W_OK | os.X_OK):
-            raise UserInputError(f"{shown!r} cannot be made: {ancestor!r} is not writable.")
+        _check_can_make(shown, path, "made")
         return
     if not os.path.isdir(path):
         raise UserInputError(f"{shown!r} is a file; give a folder path for the {kind.replace('_', ' ')}.")
@@ -233,13 +227,18 @@ def check_new_file(path, overwrite=False):
         raise UserInputError(f"{shown!r} is a folder; give a file path.")
     if os.path.lexists(path) and not overwrite:
         raise UserInputError(f"{shown!r} already exists: pass --overwrite (`overwrite=True`) to replace it, or give another path.")
+    _check_can_make(shown, path, "written")
+
+
+def _check_can_make(shown, path, verb):
+    """Refuses a new path whose nearest existing ancestor is a file or not writable."""
     ancestor = os.path.dirname(path)
     while not os.path.exists(ancestor):
         ancestor = os.path.dirname(ancestor)
     if not os.path.isdir(ancestor):
-        raise UserInputError(f"{shown!r} cannot be written: {ancestor!r} is a file, not a folder.")
+        raise UserInputError(f"{shown!r} cannot be {verb}: {ancestor!r} is a file, not a folder.")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UserInputError(f"{shown!r} cannot be written: {ancestor!r} is not writable.")
+        raise UserInputError(f"{shown!r} cannot be {verb}: {ancestor!r} is not writable.")
 
 
 def write_file_atomically(path, write, text=False, overwrite=False):

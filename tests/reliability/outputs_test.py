@@ -186,6 +186,30 @@ def test_export_never_replaces_what_it_did_not_write(classifier, tmp_path, capsy
     assert code == 0 and out.splitlines()[1].endswith("\tA fine film."), err
 
 
+def test_evaluate_takes_every_format_predict_takes(files, classifier, tmp_path, capsys):
+    serving, tflite = tmp_path / "serving", tmp_path / "clf.tflite"
+    assert cli.main(["export", "--model", classifier, "--saved-model", str(serving), "--tflite", str(tflite),
+                     "--quantization", "none"]) == 0
+    capsys.readouterr()
+    accuracies = []
+    for model in (classifier, str(serving), str(tflite)):
+        code, out, err = run(["evaluate", "--model", model, "--data", files["test"]], capsys)
+        assert code == 0, err
+        rows = dict(line.split(None, 1) for line in out.strip().splitlines())
+        assert rows["count"] == "32"
+        accuracies.append(float(rows["accuracy"]))
+    assert accuracies[0] == accuracies[1] == accuracies[2]
+
+
+def test_finetune_takes_the_language_model_s_settings(files, tmp_path, capsys):
+    output = str(tmp_path / "tuned")
+    code, _, err = run(["finetune-lm", "--language-model", files["lm"], "--texts", files["train"], "--output",
+                        output, "--quiet"], capsys)
+    assert code == 0, err
+    fingerprint = json.loads((tmp_path / "tuned" / MANIFEST).read_text())["fingerprint"]
+    assert (fingerprint["batch_size"], fingerprint["bptt"]) == (8, 16)  # pretrained with --batch-size 8 --bptt 16
+
+
 WRITER = textwrap.dedent(
     """
     import os, signal, sys, time
