@@ -6,15 +6,24 @@ import sys
 import time
 
 
+# The /proc/cpuinfo flags that decide matrix-product speed (fp32 width, bf16 arithmetic, AMX tiles).
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
+
+
 def cpu_name():
+    """The CPU model and the flags of `SPEED_FLAGS` it has, e.g. "Intel Xeon (avx2 fma avx512f ...)"."""
+    name, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return f"{name} (flags: {' '.join(flag for flag in SPEED_FLAGS if flag in flags) or 'none of ' + ', '.join(SPEED_FLAGS)})"
 
 
 def write_section(heading, details, table, path="BENCHMARKS.md"):

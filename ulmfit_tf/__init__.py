@@ -16,7 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "callbacks", "cli", "convert", "datasets", "distribute", "errors", "export", "fingerprint", "layers",
+    "callbacks", "cli", "convert", "datasets", "distribute", "errors", "export", "fingerprint", "layers", "losses",
     "model_directory", "models", "optimizers", "pipeline", "presets", "schedules", "stages", "text",
 )
 _ATTRIBUTES = {

@@ -325,14 +325,18 @@ def _load(path, kind):
 
 
 @contextlib.contextmanager
-def _output(args, kind):
-    """Checks `--output` before any work, holds its lock while the command runs, yields the folder."""
+def _output(args, kind, strategy):
+    """Checks `--output` before any work, holds its lock while the command runs, yields the folder.
+
+    Under a multi-worker strategy only the chief, which writes, holds the lock.
+    """
+    from ulmfit_tf.distribute import is_chief
     from ulmfit_tf.model_directory import check_output
     from ulmfit_tf.model_directory import exclusive
 
     output = args.output.rstrip(os.sep) or args.output
     check_output(output, kind, args.overwrite)
-    with exclusive(output):
+    with exclusive(output) if is_chief(strategy) else contextlib.nullcontext():
         yield output
 
 
@@ -380,8 +384,8 @@ def cmd_pretrain(args):
 
     if args.stream and (len(args.texts) != 1 or (args.validation and len(args.validation) != 1)):
         raise UserInputError("With --stream, give --texts (and --validation) one glob pattern each, e.g. 'corpus/*.txt'.")
-    with _output(args, "language_model") as output:
-        distribution = _distribution(args)
+    distribution = _distribution(args)
+    with _output(args, "language_model", distribution["strategy"]) as output:
         if args.stream:
             texts, validation = args.texts[0], args.validation[0] if args.validation else None
         else:
@@ -401,8 +405,8 @@ def cmd_finetune_lm(args):
     from ulmfit_tf import stages
     from ulmfit_tf.model_directory import read_manifest
 
-    with _output(args, "language_model") as output:
-        distribution = _distribution(args)
+    distribution = _distribution(args)
+    with _output(args, "language_model", distribution["strategy"]) as output:
         language_model = _load(args.language_model, "language_model")
         recorded = (os.path.isdir(args.language_model) and read_manifest(args.language_model) or {}).get("fingerprint") or {}
         settings = {name: getattr(args, name) or recorded.get(name) or LM_DEFAULTS[name] for name in LM_DEFAULTS}
@@ -419,8 +423,8 @@ def cmd_finetune_lm(args):
 def cmd_fit_classifier(args):
     from ulmfit_tf import stages
 
-    with _output(args, "classifier") as output:
-        distribution = _distribution(args)
+    distribution = _distribution(args)
+    with _output(args, "classifier", distribution["strategy"]) as output:
         language_model = _load(args.language_model, "language_model")
         texts, labels = read_labelled(args.train, args)
         validation = read_labelled(args.validation, args) if args.validation else None

@@ -114,6 +114,7 @@ def load_model_directory(directory, kind=None):
 def register_keras_objects():
     """Imports every module that registers ulmfit-tf classes with Keras (the package loads lazily)."""
     import ulmfit_tf.layers  # noqa: F401
+    import ulmfit_tf.losses  # noqa: F401
     import ulmfit_tf.models  # noqa: F401
     import ulmfit_tf.optimizers  # noqa: F401
     import ulmfit_tf.schedules  # noqa: F401

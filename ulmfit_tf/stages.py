@@ -15,6 +15,7 @@ paper's backward models); `predict` and `evaluate` average the
 probabilities of several classifiers (forward + backward ensemble).
 """
 
+import contextlib
 import json
 import math
 import os
@@ -27,10 +28,12 @@ from ulmfit_tf.callbacks.epoch_checkpoint import EpochCheckpoint
 from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing
 from ulmfit_tf.distribute import distribute_language_model_dataset
 from ulmfit_tf.distribute import dtype_policy_scope
+from ulmfit_tf.distribute import is_chief
 from ulmfit_tf.distribute import num_workers
 from ulmfit_tf.distribute import per_replica_batch_size
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.fingerprint import digest
+from ulmfit_tf.losses import SparseSoftmaxCrossEntropy
 from ulmfit_tf.model_directory import exclusive
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
@@ -571,7 +574,7 @@ def _fit_language_model(
             optimizer = DiscriminativeOptimizer(optimizer, model.layer_groups(), factor=factor)
         model.compile(
             optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            loss=SparseSoftmaxCrossEntropy(),
             metrics=["accuracy"],
             jit_compile=_jit_compile(strategy),
         )
@@ -683,7 +686,9 @@ def _fit(
     model.fingerprint = fingerprint  # what made the model: the CLI records it in the model folder
     if checkpoint_dir is None:
         return _fit_epochs(model, train_data, validation_data, epochs, None, callbacks, verbose, steps, validation_steps)
-    with exclusive(checkpoint_dir):
+    # Under multi-worker training only the chief writes checkpoints (the folder is shared).
+    lock = exclusive(checkpoint_dir) if is_chief(model.distribute_strategy) else contextlib.nullcontext()
+    with lock:
         checkpoint = EpochCheckpoint(checkpoint_dir, fingerprint=fingerprint)
         return _fit_epochs(
             model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps

@@ -410,6 +410,11 @@ def test_predict_prints_whole_texts_with_newlines_only(classifier, capsys):
     assert "\r" not in out
     rows = out.split("\n")
     assert rows[1].split("\t")[-1] == long_text and rows[2].endswith("\tBad.")
+    # Bytes that are not UTF-8 on the command line (Python passes them as surrogate escapes) become U+FFFD.
+    invalid = b"caf\xe9 film".decode("utf-8", "surrogateescape")
+    code, out, err = run(["predict", "--model", classifier, "--text", invalid], capsys)
+    assert code == 0, err
+    assert out.split("\n")[1].endswith("\tcaf\ufffd film")
 
 
 def test_a_document_over_sentencepiece_limit_trains(tmp_path):

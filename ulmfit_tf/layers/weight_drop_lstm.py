@@ -3,6 +3,9 @@ from keras import ops
 from keras.src import backend
 
 
+HAND_WRITTEN_BACKWARD = True
+
+
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
 class WeightDropLSTM(keras.layers.LSTM):
     """LSTM with DropConnect on the hidden-to-hidden weights (AWD-LSTM).
@@ -90,6 +93,11 @@ class WeightDropLSTM(keras.layers.LSTM):
         inputs = ops.matmul(sequences, cell.kernel)
         if cell.use_bias:
             inputs = inputs + cell.bias
+        if self._hand_written_backward(mask):
+            from ulmfit_tf.layers.lstm_kernel import lstm_sequence
+
+            outputs, h, c = lstm_sequence(inputs, *initial_state, ops.convert_to_tensor(recurrent_kernel))
+            return h, outputs, [h, c]
 
         def step(projected_inputs, states):
             h_tm1, c_tm1 = states
@@ -112,6 +120,17 @@ class WeightDropLSTM(keras.layers.LSTM):
             input_length=sequences.shape[1],
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
+        )
+
+    def _hand_written_backward(self, mask):
+        return (
+            HAND_WRITTEN_BACKWARD
+            and keras.backend.backend() == "tensorflow"
+            and mask is None
+            and self.return_sequences
+            and not (self.go_backwards or self.unroll)
+            and self.activation is keras.activations.tanh
+            and self.recurrent_activation is keras.activations.sigmoid
         )
 
     def get_config(self):

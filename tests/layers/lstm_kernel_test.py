@@ -1,0 +1,74 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ulmfit_tf.layers import weight_drop_lstm
+from ulmfit_tf.layers.lstm_kernel import lstm_sequence
+from ulmfit_tf.layers.weight_drop_lstm import WeightDropLSTM
+
+
+def gradients(function, inputs, variables):
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = function()
+        # Weighted so that every output, and each position, gets its own gradient.
+        weights = [tf.random.stateless_normal(tf.shape(o), seed=[i, 7]) for i, o in enumerate(outputs)]
+        loss = sum(tf.reduce_sum(o * w) for o, w in zip(outputs, weights))
+    return outputs, tape.gradient(loss, list(inputs) + list(variables))
+
+
+@pytest.mark.parametrize("batch, steps, features, units", [(3, 7, 5, 4), (2, 1, 3, 6), (4, 30, 8, 16)])
+def test_outputs_and_gradients_match_keras_lstm(batch, steps, features, units):
+    rng = np.random.default_rng(steps)
+    x = tf.constant(rng.normal(size=(batch, steps, features)), tf.float32)
+    h0 = tf.constant(rng.normal(size=(batch, units)), tf.float32)
+    c0 = tf.constant(rng.normal(size=(batch, units)), tf.float32)
+    reference = keras.layers.LSTM(units, return_sequences=True, return_state=True)
+    reference(x, initial_state=[h0, c0])
+    cell = reference.cell
+    cell.bias.assign(rng.normal(size=cell.bias.shape))
+    variables = [cell.kernel, cell.recurrent_kernel, cell.bias]
+
+    expected, expected_grads = gradients(lambda: reference(x, initial_state=[h0, c0]), [x, h0, c0], variables)
+    actual, actual_grads = gradients(
+        lambda: lstm_sequence(tf.matmul(x, cell.kernel) + cell.bias, h0, c0, cell.recurrent_kernel),
+        [x, h0, c0],
+        variables,
+    )
+    for a, b in zip(list(actual) + actual_grads, list(expected) + expected_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_weight_drop_lstm_takes_the_hand_written_path_only_where_it_applies(monkeypatch):
+    x = np.random.default_rng(0).normal(size=(2, 6, 3)).astype("float32")
+    layer = WeightDropLSTM(5, weight_dropout=0.5, return_sequences=True, seed=3)
+    layer(x)
+    calls = []
+    real = lstm_sequence
+
+    def spy(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr("ulmfit_tf.layers.lstm_kernel.lstm_sequence", spy)
+    layer(x, training=True)
+    assert calls == [1]
+    layer(x, mask=np.array([[True] * 6, [True] * 4 + [False] * 2]))  # padding: Keras' masked loop
+    assert calls == [1]
+    # Training with weight dropout: the same mask, loss and gradient either way.
+    seed_state = layer.seed_generator.state.numpy()
+
+    def train_step():
+        layer.seed_generator.state.assign(seed_state)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x, training=True) ** 2)
+        return [loss] + tape.gradient(loss, layer.trainable_variables)
+
+    monkeypatch.setattr(weight_drop_lstm, "HAND_WRITTEN_BACKWARD", False)
+    plain = train_step()
+    monkeypatch.setattr(weight_drop_lstm, "HAND_WRITTEN_BACKWARD", True)
+    hand_written = train_step()
+    for a, b in zip(hand_written, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert float(tf.reduce_sum(tf.cast(hand_written[2] == 0, tf.int32))) > 0  # dropped entries get no gradient
