@@ -26,6 +26,7 @@ from report import fastai_available  # noqa: E402
 from report import measure  # noqa: E402
 from report import write_section  # noqa: E402
 
+from ulmfit_tf.layers import weight_drop_lstm  # noqa: E402
 from ulmfit_tf.losses import SparseSoftmaxCrossEntropy  # noqa: E402
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
@@ -37,9 +38,11 @@ SIZES = {
     "small-preset": dict(vocabulary_size=4000, embedding_dim=128, hidden_dim=320),
 }
 BATCH_SIZE, BPTT = 32, 70
+TORCH_THREADS = 1
 
 
-def ulmfit_tf_step(size, policy):
+def ulmfit_tf_step(size, policy, stock=False):
+    """One compiled training step; `stock`: Keras' own LSTM backward pass and cross-entropy (the old step)."""
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = ULMFiTLanguageModel(AWDLSTMBackbone(num_layers=3, **SIZES[size], seed=0))
@@ -47,19 +50,25 @@ def ulmfit_tf_step(size, policy):
         keras.mixed_precision.set_global_policy("float32")
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3, beta_1=0.8, beta_2=0.99),
-        loss=SparseSoftmaxCrossEntropy(),  # as the stages compile it
+        # As the stages compile it.
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) if stock else SparseSoftmaxCrossEntropy(),
         jit_compile=False,
     )
     x, y = random_batch(size)
-    return lambda: model.train_on_batch(x, y)
+
+    def step():
+        weight_drop_lstm.HAND_WRITTEN_BACKWARD = not stock  # read when the step is traced
+        return model.train_on_batch(x, y)
+
+    return step
 
 
 def fastai_step(size):
     import torch
     from fastai.text.all import AWD_LSTM, awd_lstm_lm_config, get_language_model
 
-    # One thread: on 2 shared cores PyTorch's OpenMP spin-waits make 2 threads far slower.
-    torch.set_num_threads(1)
+    # One thread by default: on 2 shared cores PyTorch's OpenMP spin-waits can make 2 threads far slower.
+    torch.set_num_threads(TORCH_THREADS)
 
     config = dict(awd_lstm_lm_config)
     sizes = SIZES[size]
@@ -92,8 +101,12 @@ def main():
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--torch-threads", type=int, default=1, help="PyTorch's intra-op threads")
+    parser.add_argument("--stock", action="store_true", help="also time the step with Keras' LSTM backward and loss")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args()
+    global TORCH_THREADS
+    TORCH_THREADS = args.torch_threads
 
     with_fastai = fastai_available()
     if not with_fastai:
@@ -104,6 +117,8 @@ def main():
             "ulmfit-tf fp32": ulmfit_tf_step(size, "float32"),
             "ulmfit-tf mixed_bfloat16": ulmfit_tf_step(size, "mixed_bfloat16"),
         }
+        if args.stock:
+            steps["ulmfit-tf fp32, Keras' LSTM backward and loss"] = ulmfit_tf_step(size, "float32", stock=True)
         if with_fastai:
             steps["fastai 2.8 fp32"] = fastai_step(size)
         times = measure(steps, args.warmup, args.rounds)
@@ -127,11 +142,11 @@ def main():
     print("\n".join(table))
     if args.write:
         write_section(
-            "Language model training step",
+            "Language model training step" + ("" if args.torch_threads == 1 else f" (PyTorch {args.torch_threads} threads)"),
             f"{args.rounds} interleaved rounds after {args.warmup} warm-up steps; batch {BATCH_SIZE}, "
             f"bptt {BPTT}, 3 layers; paper size = emb 400, hidden 1152, vocab 30,000; small = emb 128, "
             "hidden 256, vocab 8,000; small-preset = the main job's LM, emb 128, hidden 320, vocab 4,000; "
-            "PyTorch with 1 thread",
+            f"PyTorch with {args.torch_threads} thread(s), TensorFlow with its defaults",
             table,
         )
 
