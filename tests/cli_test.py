@@ -145,6 +145,10 @@ def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
     assert code == 0
     assert "test accuracy (300 texts)" in out and "validation perplexity per token, fine-tuned LM" in out
     assert "tflite_dynamic_int8 test accuracy, size" in out and "saved_model test accuracy, size" in out
+    by_stage = next(line for line in out.splitlines() if line.startswith("minutes by stage"))
+    assert [part.split()[0] for part in by_stage.split("  ", 1)[1].strip().split(", ")] == [
+        "language_model", "finetuned_language_model", "classifier", "test", "export", "perplexity",
+    ]
     assert sorted(os.listdir(tmp_path / "demo")) == [  # the checkpoints are gone after a run that ended well
         "forward_classifier", "forward_classifier.dynamic_int8.tflite", "forward_finetuned_language_model",
         "forward_language_model", "forward_saved_model", "ulmfit_tf.json",

@@ -625,6 +625,7 @@ def cmd_pipeline(args):
         for name, (path, size, accuracy) in results["exports"].items()
     ] + [
         ("minutes", f"{results['minutes']:.1f}"),
+        ("minutes by stage", ", ".join(f"{name} {value:.1f}" for name, value in results["stage_minutes"].items())),
     ]
     print("\n" + summary_table(rows))
     return results

@@ -93,7 +93,8 @@ def run_pipeline(
         **overrides: Entries of the preset to change.
 
     Returns:
-        A dict of results: test metrics, perplexities, paths, minutes.
+        A dict of results: test metrics, perplexities, paths, minutes (in
+        all, and per stage in `stage_minutes`).
     """
     from ulmfit_tf.model_directory import exclusive
 
@@ -138,6 +139,13 @@ def _run_stages(
         return [keras.callbacks.TensorBoard(os.path.join(tensorboard_dir, f"{direction}_{name}"))]
 
     upstream = []  # the fingerprint of each stage includes those before it
+    seconds = {}  # where the minutes go, stage by stage
+
+    def timed(name, work):
+        began = time.time()
+        result = work()
+        seconds[name] = seconds.get(name, 0.0) + time.time() - began
+        return result
 
     def stage(name, kind, train_fn, inputs):
         directory = os.path.join(output, f"{direction}_{name}")
@@ -148,7 +156,7 @@ def _run_stages(
             changes = fingerprint_changes((read_manifest(directory) or {}).get("fingerprint"), fingerprint)
             if not changes:
                 log(f"[{name}] already done: loading {directory}")
-                return load_model_directory(directory, kind), directory
+                return timed(name, lambda: load_model_directory(directory, kind)), directory
             if not overwrite:
                 raise UserInputError(
                     f"{directory!r} was made with other settings or data ({changes}): pass --overwrite "
@@ -157,7 +165,7 @@ def _run_stages(
             log(f"[{name}] retraining: {changes}")
         log(f"[{name}] {time.time() - start:.0f}s elapsed")
         checkpoints = os.path.join(output, "checkpoints", f"{direction}_{name}")
-        model = train_fn(checkpoints)
+        model = timed(name, lambda: train_fn(checkpoints))
         save_model_directory(model, directory, kind, overwrite=True, fingerprint=fingerprint)
         EpochCheckpoint(checkpoints).clear()
         with contextlib.suppress(OSError):
@@ -206,16 +214,21 @@ def _run_stages(
         )
 
     classifier, classifier_dir = stage("classifier", "classifier", fit, [train, validation])
-    metrics = stages.evaluate(classifier, *test)
-    exports = _export(classifier, output, direction, test, log) if export else {}
+    metrics = timed("test", lambda: stages.evaluate(classifier, *test))
+    exports = timed("export", lambda: _export(classifier, output, direction, test, log)) if export else {}
+    perplexities = timed("perplexity", lambda: (
+        _perplexity(language_model, valid_texts, config),
+        None if validation_texts is None else _perplexity(tuned, validation_texts, config),
+    ))
     results = {
         "test_accuracy": metrics["accuracy"],
         "test_error": metrics["error"],
         "test_count": metrics["count"],
-        "pretrain_perplexity": _perplexity(language_model, valid_texts, config),
-        "finetuned_perplexity": None if validation_texts is None else _perplexity(tuned, validation_texts, config),
+        "pretrain_perplexity": perplexities[0],
+        "finetuned_perplexity": perplexities[1],
         "classifier": classifier_dir,
         "minutes": (time.time() - start) / 60,
+        "stage_minutes": {name: value / 60 for name, value in seconds.items()},
         "exports": exports,
     }
     return results, classifier
