@@ -6,7 +6,7 @@ news articles, fine-tuned on the Rotten Tomatoes snippets plus the plot
 summaries, and a fresh/rotten classifier is fitted on the training split
 with gradual unfreezing, discriminative rates and slanted triangular rates,
 then tested once on the fixed test split (split by movie, seed 2018). The
-`small` preset takes about 30 minutes on 2 CPU cores; `--preset paper`
+`small` preset takes about 10 minutes on 2 CPU cores; `--preset paper`
 uses the paper's model size. It is `ulmfit-tf pipeline --output runs/demo`;
 every option of that command works here too (`--help`). Rerunning the
 command resumes where it stopped.

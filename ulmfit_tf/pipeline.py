@@ -19,10 +19,10 @@ import time
 import numpy as np
 
 PRESETS = {
-    # About 30 minutes on 2 CPU cores (see README).
+    # About 10 minutes on 2 CPU cores (see README).
     "small": dict(
         pretrain_words=300_000, vocabulary_size=4000, embedding_dim=128, hidden_dim=320, num_layers=3,
-        dropout_multiplier=0.3, lm_batch_size=16, bptt=48, pretrain_epochs=2, pretrain_learning_rate=1e-2,
+        dropout_multiplier=0.3, lm_batch_size=16, bptt=48, pretrain_epochs=2, pretrain_learning_rate=2e-2,
         finetune_epochs=2, finetune_learning_rate=1e-2, classifier_batch_size=32, classifier_epochs=4,
         classifier_learning_rate=1e-2,
     ),
