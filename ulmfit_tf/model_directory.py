@@ -278,8 +278,6 @@ def write_folder_atomically(directory, write, kind, overwrite=False, manifest=No
     Returns:
         `directory`, as a string without a trailing separator.
     """
-    from ulmfit_tf import __version__
-
     if kind not in KINDS:
         raise ValueError(f"Argument `kind` must be one of {KINDS}. Received: kind={kind!r}")
     shown = os.fspath(directory).rstrip(os.sep) or os.sep
@@ -290,11 +288,10 @@ def write_folder_atomically(directory, write, kind, overwrite=False, manifest=No
         os.makedirs(parent, exist_ok=True)
         _remove_stale_temporaries(parent, name)
         partial = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
-        content = dict(manifest or {}, format=FORMAT, kind=kind, ulmfit_tf=__version__)
         try:
-            _write_json(os.path.join(partial, MANIFEST), dict(content, complete=False))
+            write_manifest(partial, kind, dict(manifest or {}, complete=False))
             write(partial)
-            _write_json(os.path.join(partial, MANIFEST), content)
+            write_manifest(partial, kind, manifest)
             if os.path.isdir(path) and not os.listdir(path):
                 os.rmdir(path)
             if os.path.isdir(path):
@@ -372,9 +369,12 @@ def exclusive(directory):
         os.close(fd)
 
 
-def _write_json(path, content):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(content, f)
+def write_manifest(folder, kind, entries=None):
+    """Writes `folder`'s `ulmfit_tf.json`: `kind`, the folder format, this version, and `entries`."""
+    from ulmfit_tf import __version__
+
+    with open(os.path.join(folder, MANIFEST), "w", encoding="utf-8") as f:
+        json.dump(dict(entries or {}, format=FORMAT, kind=kind, ulmfit_tf=__version__), f)
 
 
 def _remove_stale_temporaries(parent, name):

@@ -11,7 +11,6 @@ what changed (`overwrite=True` retrains it).
 """
 
 import contextlib
-import json
 import math
 import os
 import time
@@ -275,15 +274,12 @@ def check_pipeline_output(output):
 
 
 def _mark_pipeline_output(output):
-    from ulmfit_tf import __version__
-    from ulmfit_tf.model_directory import FORMAT
     from ulmfit_tf.model_directory import MANIFEST
+    from ulmfit_tf.model_directory import write_manifest
 
     os.makedirs(output, exist_ok=True)
-    manifest = os.path.join(output, MANIFEST)
-    if not os.path.exists(manifest):
-        with open(manifest, "w", encoding="utf-8") as f:
-            json.dump({"format": FORMAT, "kind": "pipeline", "ulmfit_tf": __version__}, f)
+    if not os.path.exists(os.path.join(output, MANIFEST)):
+        write_manifest(output, "pipeline")
 
 
 def check_labels_seen(train, test, validation=None):

@@ -312,11 +312,11 @@ def fit_classifier(
     """
     keras.utils.set_random_seed(seed)
     source = _language_model(language_model)
-    texts = _nonempty(check_texts(texts), "texts")
+    texts = _nonempty(texts, "texts")
     labels = check_labels(labels, texts)
     check_classes(labels, problem_type)
     if validation is not None:
-        validation_texts = _nonempty(check_texts(validation[0], "validation[0]"), "validation texts")
+        validation_texts = _nonempty(validation[0], "validation texts", "validation[0]")
         validation = validation_texts, check_labels(validation[1], validation_texts, "validation[1]", "validation[0]")
     if label_names is None and problem_type != "regression":
         label_names = _label_names(labels, problem_type)
@@ -435,7 +435,7 @@ def evaluate(classifiers, texts, labels, batch_size=64):
         `mae` and `mse` for regression; and `count`.
     """
     first = classifiers[0] if isinstance(classifiers, (list, tuple)) else classifiers
-    texts = _nonempty(check_texts(texts), "texts")
+    texts = _nonempty(texts, "texts")
     targets = first.encode_targets(check_labels(labels, texts))
     _, probabilities = predict(classifiers, texts, batch_size)
     return classification_metrics(probabilities, targets, first.problem_type)
@@ -691,15 +691,11 @@ def _fit(
     checkpoint with the same `fingerprint`.
     """
     model.fingerprint = fingerprint  # what made the model: the CLI records it in the model folder
-    if checkpoint_dir is None:
-        return _fit_epochs(model, train_data, validation_data, epochs, None, callbacks, verbose, steps, validation_steps)
+    checkpoint = None if checkpoint_dir is None else EpochCheckpoint(checkpoint_dir, fingerprint=fingerprint)
     # Under multi-worker training only the chief writes checkpoints (the folder is shared).
-    lock = exclusive(checkpoint_dir) if is_chief(model.distribute_strategy) else contextlib.nullcontext()
-    with lock:
-        checkpoint = EpochCheckpoint(checkpoint_dir, fingerprint=fingerprint)
-        return _fit_epochs(
-            model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps
-        )
+    writes = checkpoint is not None and is_chief(model.distribute_strategy)
+    with exclusive(checkpoint_dir) if writes else contextlib.nullcontext():
+        _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps)
 
 
 def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps):
@@ -756,8 +752,8 @@ def _language_model(model):
     return model
 
 
-def _nonempty(texts, what):
-    texts = check_texts(texts)
+def _nonempty(texts, what, argument="texts"):
+    texts = check_texts(texts, argument)
     if not texts:
         raise UserInputError(f"The {what} are empty: give at least one text.")
     return texts
