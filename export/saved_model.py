@@ -7,11 +7,13 @@ import numpy as np
 import tensorflow as tf
 
 from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.export.exportable import check_exportable
+from ulmfit_tf.export.exportable import exported_label_names
 from ulmfit_tf.model_directory import write_folder_atomically
-from ulmfit_tf.models import ULMFiTTextClassifier
-from ulmfit_tf.text.classification_dataset import MAX_LENGTH as MAX_TOKENS
-from ulmfit_tf.text.classification_dataset import PADDING_ID
 from ulmfit_tf.text.inputs import check_texts
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS  # noqa: F401  (importable from here)
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID  # noqa: F401  (importable from here)
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
 
 
 def export_saved_model(classifier, directory, version=1, overwrite=False):
@@ -19,7 +21,7 @@ def export_saved_model(classifier, directory, version=1, overwrite=False):
 
     The model goes to `directory/<version>/`, the folder layout TF Serving
     watches. Its `serving_default` signature takes a batch of raw texts,
-    `text: tf.string [None]`, tokenizes them inside the graph with the
+    `text: tf.string [None]`, turns them into ids inside the graph with the
     classifier's preprocessor, and returns (single- and multi-label):
 
     - `probabilities`: float32 `(batch, classes)`, softmax (sums to 1) or,
@@ -30,11 +32,13 @@ def export_saved_model(classifier, directory, version=1, overwrite=False):
     A regression model returns `prediction`, float32 `(batch, outputs)`.
     The signature `label_names()` returns the class names in id order.
     A second signature, `classify_ids(token_ids: int32 [None, None])`, takes
-    ids padded with 1 and needs no text ops at all: the choice for a TF
-    Serving build without tensorflow-text's ops (tokenize on the client).
+    ids padded with the backbone's `padding_id` and needs no text ops at
+    all: the choice for a TF Serving build without tensorflow-text's ops
+    (tokenize on the client).
 
-    Texts are read up to their first 8,192 tokens. Empty strings, invalid
-    UTF-8 and NUL bytes are classified like any text.
+    Texts are read up to their last 8,192 tokens (the preprocessor's
+    `max_tokens`). Empty strings, invalid UTF-8 and NUL bytes are
+    classified like any text.
 
     Loading the SavedModel needs only `tensorflow` and, when the tokenizer is
     SentencePiece, `import tensorflow_text` (which registers its ops).
@@ -58,25 +62,26 @@ def export_saved_model(classifier, directory, version=1, overwrite=False):
     reloaded.signatures["serving_default"](text=tf.constant(["A fine film."]))
     ```
     """
-    _check_classifier(classifier)
+    check_exportable(classifier)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"Argument `version` must be a positive integer. Received: version={version!r}")
     path = os.path.join(os.fspath(directory), str(version))
+    preprocessor = classifier.preprocessor
     archive = keras.export.ExportArchive()
     archive.track(classifier)
-    for table in _lookup_tables(classifier.preprocessor):
+    for table in _lookup_tables(preprocessor.tokenizer):
         archive.track(table)
 
     def serve(text):
-        return outputs(classifier, text_to_ids(classifier.preprocessor, text))
+        return serving_outputs(classifier, preprocessor(text))
 
     def serve_ids(token_ids):
-        return outputs(classifier, token_ids)
+        return serving_outputs(classifier, token_ids)
 
     archive.add_endpoint("serving_default", serve, [tf.TensorSpec([None], tf.string, name="text")])
     archive.add_endpoint("classify_ids", serve_ids, [tf.TensorSpec([None, None], tf.int32, name="token_ids")])
     if classifier.problem_type != "regression":
-        names = label_names(classifier)
+        names = exported_label_names(classifier)
         archive.add_endpoint("label_names", lambda: {"label_names": tf.constant(names)}, [])
     return write_folder_atomically(path, lambda partial: archive.write_out(partial, verbose=False), "saved_model", overwrite)
 
@@ -114,16 +119,17 @@ def predict_saved_model(path, texts, batch_size=64):
     return labels, probabilities, names
 
 
-def text_to_ids(preprocessor, texts):
-    """Padded ids `(batch, time)` of a batch of texts, at least one step long."""
-    ids = preprocessor(texts)[:, :MAX_TOKENS]
-    ids = ids.to_tensor(default_value=PADDING_ID)
-    # A batch of only empty token lists still gets one (padding) step.
-    return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]], constant_values=PADDING_ID)
+def serving_outputs(classifier, token_ids):
+    """The named outputs of the exported signatures for padded ids.
 
+    Args:
+        classifier: A `ULMFiTTextClassifier`.
+        token_ids: int32 ids `(batch, time)`, padded as its preprocessor pads.
 
-def outputs(classifier, token_ids):
-    """The named outputs of the exported signatures for padded ids."""
+    Returns:
+        `{"probabilities", "label_id", "label"}` for classification,
+        `{"prediction"}` for regression.
+    """
     logits = classifier(token_ids, training=False)
     if classifier.problem_type == "regression":
         return {"prediction": tf.cast(logits, tf.float32)}
@@ -132,28 +138,23 @@ def outputs(classifier, token_ids):
     return {
         "probabilities": probabilities,
         "label_id": label_id,
-        "label": tf.gather(tf.constant(label_names(classifier)), label_id),
+        "label": tf.gather(tf.constant(exported_label_names(classifier)), label_id),
     }
 
 
-def label_names(classifier):
-    """The class names, or the ids as strings when the classifier has none."""
-    return list(classifier.label_names or [str(i) for i in range(classifier.num_classes)])
+def text_to_ids(preprocessor, texts):
+    """Deprecated: call the classifier's `ULMFiTTextClassifierPreprocessor` (`classifier.preprocessor(texts)`)."""
+    if not isinstance(preprocessor, ULMFiTTextClassifierPreprocessor):
+        preprocessor = ULMFiTTextClassifierPreprocessor(preprocessor)
+    return preprocessor(texts)
 
 
-def _check_classifier(classifier):
-    if not isinstance(classifier, ULMFiTTextClassifier):
-        raise ValueError(
-            f"Argument `classifier` must be a `ULMFiTTextClassifier`. Received: classifier={type(classifier).__name__}"
-        )
-    if classifier.preprocessor is None:
-        raise ValueError(
-            "The classifier has no `preprocessor`, so an exported model could not take raw strings. "
-            "Set `classifier.preprocessor` to its tokenizer (a `SentencePieceTokenizer`, or a "
-            "`WordTokenizer` with the vocabulary) before exporting."
-        )
+# Deprecated names, too generic for public functions.
+outputs = serving_outputs
+label_names = exported_label_names
+_check_classifier = check_exportable
 
 
-def _lookup_tables(preprocessor):
-    vocabulary = getattr(preprocessor, "vocabulary", None)
+def _lookup_tables(tokenizer):
+    vocabulary = getattr(tokenizer, "vocabulary", None)
     return [] if vocabulary is None else [vocabulary.table]

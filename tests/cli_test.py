@@ -140,7 +140,7 @@ def test_bad_input_never_shows_a_traceback(files, tmp_path, capsys):
 
 
 def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
-    code = demo.main(["--preset", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet"])
+    code = demo.main(["--recipe", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet"])
     out = capsys.readouterr().out
     assert code == 0
     assert "test accuracy (300 texts)" in out and "validation perplexity per token, fine-tuned LM" in out
@@ -154,12 +154,37 @@ def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
         "forward_language_model", "forward_saved_model", "ulmfit_tf.json",
     ]
     # Rerunning resumes: every stage is loaded, none retrained.
-    assert demo.main(["--preset", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet"]) == 0
+    assert demo.main(["--recipe", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet"]) == 0
     assert capsys.readouterr().out.count("already done") == 3
     # Another seed is another run: the first stage folder is not reused silently.
-    code = demo.main(["--preset", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet", "--seed", "7"])
+    code = demo.main(["--recipe", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet", "--seed", "7"])
     err = capsys.readouterr().err
     assert code == 2 and "forward_language_model' was made with other settings or data (data changed; seed 42 -> 7)" in err
+
+
+def test_pipeline_fine_tunes_a_given_language_model_without_pretraining(files, tmp_path, capsys):
+    lm = str(tmp_path / "lm")
+    assert run(["pretrain", "--texts", files["corpus"], "--output", lm] + TINY_LM, capsys)[0] == 0
+    output = str(tmp_path / "pipeline")
+    argv = ["pipeline", "--language-model", lm, "--train", files["train"], "--test", files["test"], "--recipe",
+            "tiny", "--output", output, "--quiet", "--finetune-epochs", "1", "--classifier-epochs", "1"]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert f"[language_model] starting from {lm!r} (no pretraining)" in out
+    assert "pretraining corpus" not in out
+    assert sorted(os.listdir(output)) == [
+        "forward_classifier", "forward_classifier.dynamic_int8.tflite", "forward_finetuned_language_model",
+        "forward_saved_model", "ulmfit_tf.json",
+    ]
+    tuned = load_model_directory(os.path.join(output, "forward_finetuned_language_model"), "language_model")
+    assert tuned.backbone.vocabulary_size == load_model_directory(lm, "language_model").backbone.vocabulary_size
+    # The epochs given are the stage's: its fingerprint records them, so another value retrains it.
+    code, out, err = run(argv[:-1] + ["2"], capsys)
+    assert code == 2 and "classifier_epochs 1 -> 2" in err
+    code, out, err = run(argv + ["--pretrain"], capsys)
+    assert code == 2 and err.strip().endswith("Give --language-model (fine-tune it) or --pretrain (pretrain one), not both.")
+    code, out, err = run(argv + ["--pretrain-texts", files["corpus"]], capsys)
+    assert code == 2 and "--pretrain-texts is for --pretrain" in err
 
 
 @pytest.mark.slow

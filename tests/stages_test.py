@@ -173,12 +173,23 @@ def test_bad_inputs(language_model, reviews):
         stages.fit_classifier(language_model, texts, labels, validation=(texts[:2], ["fresh", "meh"]), verbose=0)
 
 
-@pytest.mark.parametrize("batch_size, bptt", [(4, 5), (3, 16), (8, 7)])
-def test_step_count_matches_the_language_model_stream(reviews, batch_size, bptt):
-    from ulmfit_tf.text import WordTokenizer
-    from ulmfit_tf.text import language_model_dataset
+def test_classifier_lr_find_sweeps_the_classifier_stage(language_model, reviews, tmp_path):
+    texts, labels = reviews["train"]
+    result = stages.classifier_lr_find(
+        language_model, texts[:64], labels[:64], batch_size=16, num_steps=6, plot_path=tmp_path / "lr.png"
+    )
+    assert len(result.learning_rates) == len(result.losses) <= 6
+    assert result.suggestions and os.path.exists(tmp_path / "lr.png")
 
-    texts = reviews["train"][0][:60]
-    tokenizer = WordTokenizer(vocabulary=["xxunk", "xxpad", "xxbos", "the", "a", "."])
-    stream = language_model_dataset(texts, tokenizer, batch_size, bptt, shuffle=False)
-    assert stages._stream_steps(texts, tokenizer, batch_size, bptt, "texts") == sum(1 for _ in stream)
+
+def test_names_that_moved_still_import_from_stages(language_model):
+    from ulmfit_tf.callbacks import ResetStateEachEpoch
+    from ulmfit_tf.text.language_model_source import STREAM_CHUNK_DOCUMENTS
+    from ulmfit_tf.training import TrainingDiverged
+
+    assert stages.ResetStateEachEpoch is ResetStateEachEpoch
+    assert stages.TrainingDiverged is TrainingDiverged
+    assert stages.STREAM_CHUNK_DOCUMENTS == STREAM_CHUNK_DOCUMENTS
+    tokenizer = language_model.preprocessor
+    backward = stages.with_direction(tokenizer, True)
+    assert backward(["A film."]).to_list() == tokenizer.with_direction(True)(["A film."]).to_list()

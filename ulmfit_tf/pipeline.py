@@ -14,12 +14,20 @@ import contextlib
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 
-PRESETS = {
+# The bundled preset (`ulmfit_tf.presets.list_presets()`) the `small` recipe starts from.
+BUNDLED_LANGUAGE_MODEL = "awd_lstm_small_en"
+
+# Training recipes: the sizes, epochs and rates of each stage.
+RECIPES = {
     # About 12 minutes on 2 CPU cores (see README).
     "small": dict(
+        # Starts from the bundled English language model; `language_model=None` (`--pretrain`) pretrains
+        # one of the sizes below on the news instead.
+        language_model=BUNDLED_LANGUAGE_MODEL,
         pretrain_words=300_000, vocabulary_size=4000, embedding_dim=128, hidden_dim=320, num_layers=3,
         dropout_multiplier=0.3, lm_batch_size=16, bptt=48, pretrain_epochs=2, pretrain_learning_rate=2e-2,
         finetune_epochs=2, finetune_learning_rate=1e-2,
@@ -31,6 +39,7 @@ PRESETS = {
     ),
     # The paper's model size, for a GPU or a long CPU run.
     "paper": dict(
+        language_model=None,
         pretrain_words=None, vocabulary_size=15000, embedding_dim=400, hidden_dim=1152, num_layers=3,
         dropout_multiplier=1.0, lm_batch_size=64, bptt=72, pretrain_epochs=4, pretrain_learning_rate=5e-3,
         finetune_epochs=4, finetune_learning_rate=4e-3, classifier_batch_size=64, classifier_epochs=5,
@@ -39,6 +48,7 @@ PRESETS = {
     ),
     # Seconds, for tests.
     "tiny": dict(
+        language_model=None,
         pretrain_words=8_000, vocabulary_size=300, embedding_dim=16, hidden_dim=24, num_layers=2,
         dropout_multiplier=1.0, lm_batch_size=8, bptt=20, pretrain_epochs=1, pretrain_learning_rate=5e-3,
         finetune_epochs=1, finetune_learning_rate=4e-3, classifier_batch_size=32, classifier_epochs=2,
@@ -46,6 +56,8 @@ PRESETS = {
         classifier_dropout_multiplier=None,
     ),
 }
+
+PRESETS = RECIPES  # deprecated name ("preset" now means a pretrained model)
 
 # The entries of a recipe each stage's result depends on (with the seed, its
 # data and the stages before it): what its folder's fingerprint records.
@@ -69,8 +81,9 @@ def run_pipeline(
     validation=None,
     unlabelled=(),
     output="runs/pipeline",
-    preset="small",
+    recipe="small",
     seed=42,
+    language_model="recipe",
     backwards=False,
     tensorboard_dir=None,
     export=True,
@@ -82,14 +95,21 @@ def run_pipeline(
     """Runs the three stages and tests the classifier.
 
     Args:
-        pretrain_texts: List of strings, the general-domain corpus.
+        pretrain_texts: List of strings, the general-domain corpus (used
+            only when the language model is pretrained).
         train: `(texts, labels)` of the target task.
         test: `(texts, labels)`, evaluated once at the end.
         validation: Optional `(texts, labels)`, watched during training.
         unlabelled: More in-domain texts for LM fine-tuning.
         output: Folder for the models and checkpoints.
-        preset: `"small"`, `"paper"` or `"tiny"` (see `PRESETS`).
+        recipe: `"small"`, `"paper"` or `"tiny"` (see `RECIPES`); `preset=`
+            is its deprecated name.
         seed: Integer.
+        language_model: Where stage 1 starts: `"recipe"` (the recipe's
+            `language_model` entry), `None` (pretrain on `pretrain_texts`),
+            a preset's name or folder (`ULMFiTLanguageModel.from_preset`),
+            or a `ULMFiTLanguageModel`. A given language model is fine-tuned
+            as it is, without pretraining again.
         backwards: Boolean, train backward (reversed-text) models.
         tensorboard_dir: Optional folder for TensorBoard logs.
         export: Boolean, end by exporting the classifier as a SavedModel
@@ -98,7 +118,7 @@ def run_pipeline(
         log: Function printing progress lines.
         overwrite: Boolean, retrain (and replace) stage folders whose
             fingerprint differs, instead of refusing.
-        **overrides: Entries of the preset to change.
+        **overrides: Entries of the recipe to change.
 
     Returns:
         A dict of results: test metrics, perplexities, paths, minutes (in
@@ -106,12 +126,17 @@ def run_pipeline(
     """
     from ulmfit_tf.model_directory import exclusive
 
-    if preset not in PRESETS:
-        raise ValueError(f"Argument `preset` must be one of {tuple(PRESETS)}. Received: preset={preset!r}")
-    unknown = set(overrides) - set(PRESETS[preset])
+    if "preset" in overrides:
+        warnings.warn("`run_pipeline(preset=...)` is deprecated: use `recipe=...`.", DeprecationWarning, stacklevel=2)
+        recipe = overrides.pop("preset")
+    if recipe not in RECIPES:
+        raise ValueError(f"Argument `recipe` must be one of {tuple(RECIPES)}. Received: recipe={recipe!r}")
+    unknown = set(overrides) - set(RECIPES[recipe])
     if unknown:
-        raise ValueError(f"Unknown preset entries {sorted(unknown)}; known: {sorted(PRESETS[preset])}")
-    config = dict(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+        raise ValueError(f"Unknown recipe entries {sorted(unknown)}; known: {sorted(RECIPES[recipe])}")
+    config = dict(RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None})
+    if isinstance(language_model, str) and language_model == "recipe":
+        language_model = config["language_model"]
     check_labels_seen(train, test, validation)
     start = time.time()
     check_pipeline_output(output)
@@ -119,13 +144,13 @@ def run_pipeline(
         _mark_pipeline_output(output)
         return _run_stages(
             pretrain_texts, train, test, validation, unlabelled, output, config, seed, backwards, tensorboard_dir,
-            export, verbose, log, overwrite, start,
+            export, verbose, log, overwrite, start, language_model,
         )
 
 
 def _run_stages(
     pretrain_texts, train, test, validation, unlabelled, output, config, seed, backwards, tensorboard_dir, export,
-    verbose, log, overwrite, start,
+    verbose, log, overwrite, start, starting_point,
 ):
     import keras
 
@@ -180,25 +205,30 @@ def _run_stages(
             os.rmdir(os.path.dirname(checkpoints))  # when no other stage's checkpoints are left
         return model, directory
 
-    pretrain_texts, valid_texts = _split_corpus(pretrain_texts, config["pretrain_words"], seed)
-    log(f"pretraining corpus: {len(pretrain_texts):,} texts, {_words(pretrain_texts):,} words; "
-        f"{len(valid_texts):,} held out")
-    lm_sizes = dict(
-        embedding_dim=config["embedding_dim"], hidden_dim=config["hidden_dim"], num_layers=config["num_layers"],
-        dropout_multiplier=config["dropout_multiplier"],
-    )
-
-    def pretrain(checkpoint_dir):
-        log(f"training a SentencePiece vocabulary of {config['vocabulary_size']} pieces")
-        tokenizer = SentencePieceTokenizer.train(pretrain_texts, vocabulary_size=config["vocabulary_size"], seed=seed)
-        return stages.pretrain_language_model(
-            pretrain_texts, valid_texts, tokenizer=tokenizer, batch_size=config["lm_batch_size"],
-            bptt=config["bptt"], epochs=config["pretrain_epochs"], learning_rate=config["pretrain_learning_rate"],
-            backwards=backwards, checkpoint_dir=checkpoint_dir, seed=seed, callbacks=callbacks("pretrain"),
-            verbose=verbose, **lm_sizes,
+    if starting_point is None:
+        pretrain_texts, valid_texts = _split_corpus(pretrain_texts, config["pretrain_words"], seed)
+        log(f"pretraining corpus: {len(pretrain_texts):,} texts, {_words(pretrain_texts):,} words; "
+            f"{len(valid_texts):,} held out")
+        lm_sizes = dict(
+            embedding_dim=config["embedding_dim"], hidden_dim=config["hidden_dim"], num_layers=config["num_layers"],
+            dropout_multiplier=config["dropout_multiplier"],
         )
 
-    language_model, _ = stage("language_model", "language_model", pretrain, [pretrain_texts, valid_texts])
+        def pretrain(checkpoint_dir):
+            log(f"training a SentencePiece vocabulary of {config['vocabulary_size']} pieces")
+            tokenizer = SentencePieceTokenizer.train(pretrain_texts, vocabulary_size=config["vocabulary_size"], seed=seed)
+            return stages.pretrain_language_model(
+                pretrain_texts, valid_texts, tokenizer=tokenizer, batch_size=config["lm_batch_size"],
+                bptt=config["bptt"], epochs=config["pretrain_epochs"], learning_rate=config["pretrain_learning_rate"],
+                backwards=backwards, checkpoint_dir=checkpoint_dir, seed=seed, callbacks=callbacks("pretrain"),
+                verbose=verbose, **lm_sizes,
+            )
+
+        language_model, _ = stage("language_model", "language_model", pretrain, [pretrain_texts, valid_texts])
+    else:
+        language_model, valid_texts = timed("language_model", lambda: _starting_point(starting_point, backwards)), None
+        upstream.append({"stage": "language_model", "weights": stages.weights_digest(language_model)})
+        log(f"[language_model] starting from {_describe(starting_point)} (no pretraining)")
     train_texts, train_labels = train
     validation_texts = None if validation is None else list(validation[0])
     finetune_texts = list(train_texts) + list(unlabelled)
@@ -228,7 +258,7 @@ def _run_stages(
     metrics = timed("test", lambda: stages.evaluate(classifier, *test))
     exports = timed("export", lambda: _export(classifier, output, direction, test, log)) if export else {}
     perplexities = timed("perplexity", lambda: (
-        _perplexity(language_model, valid_texts, config),
+        None if valid_texts is None else _perplexity(language_model, valid_texts, config),
         None if validation_texts is None else _perplexity(tuned, validation_texts, config),
     ))
     results = {
@@ -245,8 +275,29 @@ def _run_stages(
     return results, classifier
 
 
+def _starting_point(language_model, backwards):
+    """The language model stage 1 starts from: a model, or a preset's name or folder."""
+    from ulmfit_tf.errors import UserInputError
+    from ulmfit_tf.models import ULMFiTLanguageModel
+
+    if not isinstance(language_model, ULMFiTLanguageModel):
+        language_model = ULMFiTLanguageModel.from_preset(language_model)
+    if bool(getattr(language_model.preprocessor, "reverse", False)) != bool(backwards):
+        reads, wanted = ("backward", "forward") if not backwards else ("forward", "backward")
+        raise UserInputError(
+            f"The language model {_describe(language_model)} reads {reads}, and this run trains a {wanted} "
+            "classifier: give a language model of that direction, or pretrain one (--pretrain)."
+        )
+    return language_model
+
+
+def _describe(language_model):
+    return repr(language_model) if isinstance(language_model, str) else f"{language_model.name!r}"
+
+
 def _export(classifier, output, direction, test, log):
     """Exports the SavedModel and the dynamic-range int8 TFLite file; their test accuracy and size."""
+    from ulmfit_tf.model_directory import file_size
     from ulmfit_tf.export import TFLiteClassifier
     from ulmfit_tf.export import export_saved_model
     from ulmfit_tf.export import export_tflite
@@ -264,6 +315,26 @@ def _export(classifier, output, direction, test, log):
         "saved_model": (saved_model, file_size(saved_model), _accuracy(predicted, labels)),
         "tflite_dynamic_int8": (tflite, file_size(tflite), _accuracy(tflite_labels, labels)),
     }
+
+
+def bundled_task():
+    """The main job's task: Rotten Tomatoes `(train, validation, test, unlabelled)`, labels as names."""
+    from ulmfit_tf import datasets
+
+    reviews = datasets.load_rotten_tomatoes()
+    names = reviews["label_names"]
+
+    def split(name):
+        return reviews[name]["texts"], [names[i] for i in reviews[name]["labels"]]
+
+    return split("train"), split("validation"), split("test"), reviews["plot_summaries"]
+
+
+def bundled_corpus():
+    """The main job's corpus for `--pretrain`: the texts of the 2017 news articles."""
+    from ulmfit_tf import datasets
+
+    return [article["text"] for article in datasets.load_news_articles()]
 
 
 def check_pipeline_output(output):
@@ -302,19 +373,6 @@ def _accuracy(predicted, labels):
     return float(np.mean([str(p) == str(y) for p, y in zip(predicted, labels)]))
 
 
-def file_size(path):
-    """Bytes of a file, or of all files under a folder."""
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(path) for name in names)
-
-
-def summary_table(rows):
-    """Two aligned columns."""
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
-
-
 def _perplexity(language_model, texts, config):
     """Validation perplexity per token of a (stateful) language model."""
     import keras
@@ -350,3 +408,16 @@ def _split_corpus(texts, words, seed):
 
 def _words(texts):
     return sum(len(t.split()) for t in texts)
+
+
+def __getattr__(name):
+    # Deprecated homes of two helpers (kept importable without loading Keras at import time).
+    if name == "file_size":
+        from ulmfit_tf.model_directory import file_size
+
+        return file_size
+    if name == "summary_table":
+        from ulmfit_tf.cli import format_table
+
+        return format_table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

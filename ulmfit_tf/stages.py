@@ -15,26 +15,20 @@ paper's backward models); `predict` and `evaluate` average the
 probabilities of several classifiers (forward + backward ensemble).
 """
 
-import contextlib
 import json
-import math
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ulmfit_tf.callbacks.epoch_checkpoint import EpochCheckpoint
 from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing
-from ulmfit_tf.distribute import distribute_language_model_dataset
+from ulmfit_tf.callbacks.reset_state_each_epoch import ResetStateEachEpoch
 from ulmfit_tf.distribute import dtype_policy_scope
-from ulmfit_tf.distribute import is_chief
-from ulmfit_tf.distribute import num_workers
 from ulmfit_tf.distribute import per_replica_batch_size
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.fingerprint import digest
 from ulmfit_tf.losses import SparseSoftmaxCrossEntropy
-from ulmfit_tf.model_directory import exclusive
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
 from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
@@ -46,21 +40,20 @@ from ulmfit_tf.text.classification_dataset import tokenize_all
 from ulmfit_tf.text.inputs import check_classes
 from ulmfit_tf.text.inputs import check_labels
 from ulmfit_tf.text.inputs import check_texts
-from ulmfit_tf.text.language_model_dataset import language_model_dataset
+from ulmfit_tf.text.language_model_source import STREAM_CHUNK_DOCUMENTS  # noqa: F401 (re-exported)
+from ulmfit_tf.text.language_model_source import LanguageModelSource
+from ulmfit_tf.text.language_model_source import first_lines
+from ulmfit_tf.text.language_model_source import text_files
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
+from ulmfit_tf.training import TrainingDiverged  # noqa: F401 (re-exported)
+from ulmfit_tf.training import fit_by_epoch
 
-
-STREAM_CHUNK_DOCUMENTS = 4096
 # The language-model stages clip the norm of all gradients together. Chosen
 # on validation perplexity (pretraining of the main job, 300k news words):
 # 193.5 per piece clipping each variable's norm at 0.4 at rate 1e-2, 167.1
 # clipping the global norm, 202.0 not clipping (pretraining/README.md).
 GRADIENT_CLIP_NORM = 0.4
 TOKENIZER_SAMPLE_LINES = 200_000
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the run stopped."""
 
 
 def pretrain_language_model(
@@ -98,7 +91,7 @@ def pretrain_language_model(
     of UTF-8 text files (one document per line, e.g.
     `"corpus/shard-*.txt"`). The files are read and tokenized on the fly
     in the `tf.data` graph (a parallel map, prefetched), one chunk of
-    `STREAM_CHUNK_DOCUMENTS` documents at a time, so memory stays flat
+    documents at a time (`LanguageModelSource`), so memory stays flat
     however large the corpus; each epoch runs the number of batches one
     counting pass found, less one per chunk (a shuffled chunk may give one
     window fewer). Under a multi-worker strategy each worker streams its
@@ -144,9 +137,9 @@ def pretrain_language_model(
     """
     keras.utils.set_random_seed(seed)
     if tokenizer is None:
-        sample = _first_lines(_text_files(texts), TOKENIZER_SAMPLE_LINES) if isinstance(texts, str) else texts
+        sample = first_lines(text_files(texts), TOKENIZER_SAMPLE_LINES) if isinstance(texts, str) else texts
         tokenizer = SentencePieceTokenizer.train(_nonempty(sample, "texts"), vocabulary_size=vocabulary_size, seed=seed)
-    tokenizer = with_direction(tokenizer, backwards)
+    tokenizer = tokenizer.with_direction(backwards)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope(), dtype_policy_scope(dtype_policy):
         backbone = AWDLSTMBackbone(
@@ -165,9 +158,10 @@ def pretrain_language_model(
         dropout_multiplier=dropout_multiplier,
     )
     return _fit_language_model(
-        model, texts, validation_texts, factor=None, batch_size=batch_size, bptt=bptt, epochs=epochs,
-        learning_rate=learning_rate, weight_decay=weight_decay, checkpoint_dir=checkpoint_dir, seed=seed,
-        strategy=strategy, dtype_policy=dtype_policy, callbacks=callbacks, verbose=verbose, fingerprint=fingerprint,
+        model, texts=texts, validation_texts=validation_texts, factor=None, batch_size=batch_size, bptt=bptt,
+        epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay, checkpoint_dir=checkpoint_dir,
+        seed=seed, strategy=strategy, dtype_policy=dtype_policy, callbacks=callbacks, verbose=verbose,
+        fingerprint=fingerprint,
     )
 
 
@@ -241,9 +235,10 @@ def finetune_language_model(
         stage="finetune", language_model=weights_digest(source), dropout_multiplier=dropout_multiplier
     )
     return _fit_language_model(
-        model, texts, validation_texts, factor=factor, batch_size=batch_size, bptt=bptt, epochs=epochs,
-        learning_rate=learning_rate, weight_decay=weight_decay, checkpoint_dir=checkpoint_dir, seed=seed,
-        strategy=strategy, dtype_policy=dtype_policy, callbacks=callbacks, verbose=verbose, fingerprint=fingerprint,
+        model, texts=texts, validation_texts=validation_texts, factor=factor, batch_size=batch_size, bptt=bptt,
+        epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay, checkpoint_dir=checkpoint_dir,
+        seed=seed, strategy=strategy, dtype_policy=dtype_policy, callbacks=callbacks, verbose=verbose,
+        fingerprint=fingerprint,
     )
 
 
@@ -371,9 +366,9 @@ def fit_classifier(
         slanted_triangular=slanted_triangular, weight_decay=weight_decay, bptt=bptt, max_len=max_len,
         dropout_multiplier=dropout_multiplier, seed=seed, dtype_policy=_policy_name(dtype_policy),
     )
-    _fit(
-        classifier, train_data, validation_data, epochs, checkpoint_dir, stage_callbacks + list(callbacks), verbose,
-        fingerprint=fingerprint,
+    fit_by_epoch(
+        classifier, train_data, validation_data, epochs=epochs, checkpoint_dir=checkpoint_dir,
+        callbacks=stage_callbacks + list(callbacks), verbose=verbose, fingerprint=fingerprint,
     )
     return classifier
 
@@ -491,31 +486,12 @@ def classification_metrics(probabilities, targets, problem_type="single_label"):
 
 
 def with_direction(tokenizer, backwards):
-    """The tokenizer reading forwards or backwards (a copy when it must change)."""
-    if getattr(tokenizer, "reverse", False) == backwards:
-        return tokenizer
-    config = dict(tokenizer.get_config(), reverse=backwards)
-    copy = type(tokenizer).from_config(config)
-    if getattr(tokenizer, "proto", None) is not None:
-        copy.set_proto(tokenizer.proto)
-    return copy
-
-
-class ResetStateEachEpoch(keras.callbacks.Callback):
-    """Zeroes a stateful language model's state at each epoch and around validation, as fastai does."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.model.reset_state()
-
-    def on_test_begin(self, logs=None):
-        self.model.reset_state()
-
-    def on_test_end(self, logs=None):
-        self.model.reset_state()
+    """Deprecated alias of `tokenizer.with_direction(backwards)` (see `Tokenizer.with_direction`)."""
+    return tokenizer.with_direction(backwards)
 
 
 def _fit_language_model(
-    model, texts, validation_texts, *, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
+    model, *, texts, validation_texts, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
     checkpoint_dir, seed, strategy, dtype_policy, callbacks, verbose, fingerprint,
 ):
     tokenizer = model.preprocessor
@@ -526,52 +502,18 @@ def _fit_language_model(
         gradient_clipping=f"global norm {GRADIENT_CLIP_NORM}",
     )
 
-    workers = num_workers(strategy)
-
     def source(texts, what):
-        """`(steps, stream)`: the batches per epoch and `stream(**options)`, a new dataset."""
+        texts = texts if isinstance(texts, str) else _nonempty(texts, what)
+        return LanguageModelSource(texts, tokenizer, batch_size, bptt, strategy, what=what, progress=verbose != 0)
 
-        def rows_of(documents, rows, **options):
-            data = language_model_dataset(documents, tokenizer, rows, bptt, **options)
-            return data.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
-
-        if not isinstance(texts, str):
-            texts = _nonempty(texts, what)
-            steps = _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=verbose != 0)
-            # Every worker lays out the whole stream and keeps its rows.
-            return steps, lambda **options: distribute_language_model_dataset(
-                rows_of(texts, batch_size, **options), strategy, batch_size
-            )
-        files = _text_files(texts)
-        # Several workers read one shard of the files each (when there are
-        # enough files), laid out in their share of the rows.
-        shards = [files[i::workers] for i in range(workers)] if 1 < workers <= len(files) else [files]
-        rows = batch_size // len(shards)
-        steps = min(_file_stream_steps(shard, tokenizer, rows, bptt, what) for shard in shards)
-
-        def stream(**options):
-            def shard_rows(index):
-                documents = tf.data.TextLineDataset(shards[index])
-                return rows_of(documents, rows, chunk_documents=STREAM_CHUNK_DOCUMENTS, **options)
-
-            return distribute_language_model_dataset(
-                shard_rows if len(shards) > 1 else shard_rows(0), strategy, batch_size
-            )
-
-        return steps, stream
-
-    steps, stream = source(texts, "texts")
-
-    def train_data(epoch):
-        return stream(seed=seed + epoch)
-
+    train = source(texts, "texts")
     validation_data = validation_steps = None
     if validation_texts is not None:
-        validation_steps, validation_stream = source(validation_texts, "validation texts")
-        validation_data = validation_stream(shuffle=False)
+        validation = source(validation_texts, "validation texts")
+        validation_data, validation_steps = validation.dataset(shuffle=False), validation.steps
     with strategy.scope():
         optimizer = keras.optimizers.AdamW(
-            SlantedTriangularLR(learning_rate, total_steps=steps * epochs),
+            SlantedTriangularLR(learning_rate, total_steps=train.steps * epochs),
             weight_decay=weight_decay,
             beta_1=0.8,
             beta_2=0.99,
@@ -585,9 +527,10 @@ def _fit_language_model(
             metrics=["accuracy"],
             jit_compile=_jit_compile(strategy),
         )
-    _fit(
-        model, train_data, validation_data, epochs, checkpoint_dir, [ResetStateEachEpoch()] + list(callbacks), verbose,
-        steps=steps, validation_steps=validation_steps, fingerprint=fingerprint,
+    fit_by_epoch(
+        model, lambda epoch: train.dataset(seed=seed + epoch), validation_data, epochs=epochs,
+        checkpoint_dir=checkpoint_dir, callbacks=[ResetStateEachEpoch()] + list(callbacks), verbose=verbose,
+        steps=train.steps, validation_steps=validation_steps, fingerprint=fingerprint,
     )
     return model
 
@@ -606,7 +549,7 @@ def tokenizer_digest(tokenizer):
 def _corpus_digest(texts):
     """A digest of a list of texts, or of the files a glob pattern names (names, sizes, times)."""
     if isinstance(texts, str):
-        return digest([(path, os.path.getsize(path), os.path.getmtime(path)) for path in _text_files(texts)])
+        return digest([(path, os.path.getsize(path), os.path.getmtime(path)) for path in text_files(texts)])
     return digest(None if texts is None else list(texts))
 
 
@@ -614,131 +557,9 @@ def _policy_name(policy):
     return None if policy is None else getattr(policy, "name", str(policy))
 
 
-def _stream_steps(texts, tokenizer, batch_size, bptt, what, progress=False):
-    """The number of batches of a text stream (it does not depend on the order).
-
-    `language_model_dataset` cuts the stream of `tokens` ids into
-    `batch_size` rows and each row into windows of `bptt` tokens plus one
-    target token.
-    """
-    tokens = int(tf.reduce_sum(tokenize_all(texts, tokenizer, progress=progress).row_lengths()))
-    steps = max(0, _windows(tokens, batch_size, bptt))
-    if steps == 0:
-        raise UserInputError(
-            f"The {what} are too short for one batch: {tokens:,} tokens, and a batch needs "
-            f"batch_size x (bptt + 1) = {batch_size} x {bptt + 1}. Give more text or lower "
-            "`batch_size`/`bptt`."
-        )
-    return steps
-
-
-def _windows(tokens, batch_size, bptt):
-    """Windows of a stream of `tokens` ids laid out in `batch_size` rows (as
-    `language_model_dataset` cuts it: `bptt` tokens plus one target each);
-    negative when there are too few. Python ints or tensors."""
-    return (tokens // batch_size - 1) // bptt
-
-
-def _text_files(pattern):
-    files = sorted(tf.io.gfile.glob(pattern))
-    if not files:
-        raise UserInputError(f"No files match {pattern!r}: give a glob pattern of text files, one document per line.")
-    return files
-
-
-def _first_lines(files, count):
-    lines = []
-    for path in files:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if len(lines) == count:
-                    return lines
-                lines.append(line.rstrip("\n"))
-    return lines
-
-
-def _file_stream_steps(files, tokenizer, batch_size, bptt, what):
-    """Batches per epoch of streamed files, counted in one pass in constant memory."""
-
-    chunks = (
-        tf.data.TextLineDataset(files)
-        .batch(STREAM_CHUNK_DOCUMENTS)
-        .map(tokenizer, num_parallel_calls=tf.data.AUTOTUNE)
-        .map(lambda ids: tf.maximum(tf.constant(0, tf.int64), _windows(tf.size(ids.flat_values, tf.int64), batch_size, bptt)))
-    )
-    total, count = chunks.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), lambda a, w: (a[0] + w, a[1] + 1))
-    steps = int(total) - int(count)
-    if steps < 1:
-        raise UserInputError(
-            f"The {what} are too short for one batch per epoch: they give {int(total)} windows of "
-            f"batch_size x bptt = {batch_size} x {bptt} tokens. Give more text or lower `batch_size`/`bptt`."
-        )
-    return steps
-
-
-def _fit(
-    model, train_data, validation_data, epochs, checkpoint_dir, callbacks, verbose, steps=None, validation_steps=None,
-    fingerprint=None,
-):
-    """`model.fit` one epoch at a time, on `train_data(epoch)`.
-
-    Each epoch's data order comes from the seed and the epoch number alone,
-    so a run resumed from a checkpoint sees the data the uninterrupted run
-    saw (a reshuffling `tf.data` pipeline restarts its sequence of orders).
-    Each call is `fit(epochs=epochs, initial_epoch=epoch)` stopped after its
-    first epoch, so progress reads "Epoch 3/5". With `checkpoint_dir`, the
-    run holds that folder's lock throughout and resumes only from a
-    checkpoint with the same `fingerprint`.
-    """
-    model.fingerprint = fingerprint  # what made the model: the CLI records it in the model folder
-    checkpoint = None if checkpoint_dir is None else EpochCheckpoint(checkpoint_dir, fingerprint=fingerprint)
-    # Under multi-worker training only the chief writes checkpoints (the folder is shared).
-    writes = checkpoint is not None and is_chief(model.distribute_strategy)
-    with exclusive(checkpoint_dir) if writes else contextlib.nullcontext():
-        _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps)
-
-
-def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps):
-    callbacks = list(callbacks) + [keras.callbacks.TerminateOnNaN(), _StopAfterOneEpoch()]
-    initial_epoch = 0
-    if checkpoint is not None:
-        initial_epoch = checkpoint.restore(model)
-        callbacks.append(checkpoint)
-    merged = {}
-    for epoch in range(initial_epoch, epochs):
-        history = model.fit(
-            train_data(epoch),
-            validation_data=validation_data,
-            epochs=epochs,
-            initial_epoch=epoch,
-            steps_per_epoch=steps,
-            validation_steps=validation_steps,
-            shuffle=False,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-        for key, values in history.history.items():
-            merged.setdefault(key, []).extend(values)
-        loss = history.history.get("loss", [0.0])[-1]
-        if not math.isfinite(loss):
-            where = f" The last good checkpoint is in {checkpoint.directory!r}." if checkpoint else ""
-            raise TrainingDiverged(
-                f"Training stopped at epoch {epoch + 1}: the loss became {loss}. "
-                f"Lower the learning rate (`lr_find` suggests one).{where}"
-            )
-    if merged:
-        history.history = merged
-        model.history = history
-
-
 def _jit_compile(strategy):
     # XLA fails under MirroredStrategy; Keras' "auto" already skips it on CPU.
     return "auto" if strategy.num_replicas_in_sync == 1 else False
-
-
-class _StopAfterOneEpoch(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        self.model.stop_training = True
 
 
 def _language_model(model):

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -73,8 +75,8 @@ def test_one_fit_per_stage_with_freeze_to():
     optimizer = DiscriminativeOptimizer(keras.optimizers.Adam(0.01), groups)
     model.compile(optimizer=optimizer, loss="mse")
     moved = []
-    for count in (-1, -2, 3):
-        freeze_to(model, groups, count)
+    for n in (-1, -2, 0):
+        freeze_to(model, groups, n)
         before = [[w.numpy().copy() for w in layer.weights] for g in groups for layer in g]
         model.fit(*DATA, epochs=1, verbose=0)
         after = [[w.numpy().copy() for w in layer.weights] for g in groups for layer in g]
@@ -89,5 +91,36 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"Argument `schedule` must be a non-empty list .* Received: schedule=\[1, 7\]"):
         GradualUnfreezing(groups, schedule=[1, 7])
     model, groups = model_and_groups(2)
-    with pytest.raises(ValueError, match=r"Argument `count` must be between 0 and the number of layer groups \(2\). Received: count=3"):
+    with pytest.raises(ValueError, match=r"Argument `n` must be an integer between -2 and 2, the number of layer groups. Received: n=3"):
         freeze_to(model, groups, 3)
+    with pytest.raises(ValueError, match=r"Received: n=-3"):
+        freeze_to(model, groups, -3)
+
+
+def trainable_after_freeze_to(n, total=4):
+    model, groups = model_and_groups(total)
+    freeze_to(model, groups, n)
+    return [layer.trainable for group in groups for layer in group]
+
+
+def test_freeze_to_freezes_the_first_n_groups_as_fastai():
+    # fastai: `freeze_to(n)` freezes groups [:n]; negative n counts from the end.
+    assert trainable_after_freeze_to(1) == [False, True, True, True]
+    assert trainable_after_freeze_to(3) == [False, False, False, True]
+    assert trainable_after_freeze_to(4) == [False] * 4
+    assert trainable_after_freeze_to(0) == [True] * 4  # fastai's `unfreeze()`
+    assert trainable_after_freeze_to(-1) == [False, False, False, True]  # fastai's `freeze()`
+    assert trainable_after_freeze_to(-3) == [False, True, True, True]
+    assert trainable_after_freeze_to(-4) == [True] * 4
+
+
+def test_freeze_to_matches_fastais_own_optimizer():
+    torch = pytest.importorskip("torch")
+    fastai_optimizer = pytest.importorskip("fastai.optimizer")
+    for n in range(-4, 5):
+        groups = [[torch.nn.Parameter(torch.zeros(1))] for _ in range(4)]
+        optimizer = fastai_optimizer.SGD(groups, lr=0.1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # fastai warns when every group is frozen
+            optimizer.freeze_to(n)
+        assert trainable_after_freeze_to(n) == [group[0].requires_grad for group in groups], n

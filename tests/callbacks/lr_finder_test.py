@@ -34,7 +34,6 @@ def test_suggestion_falls_in_the_good_range_and_the_model_is_restored(tmp_path):
     # SGD on this loss diverges above lr = 1; fastai's default pick, the
     # valley, sits well inside the range where the loss falls.
     assert 1e-3 <= result.suggestions["valley"] <= 0.5
-    assert rates[0] <= result.suggestions["steep"] <= rates[-1]
     for variable, value in zip(model.variables, weights):
         np.testing.assert_array_equal(variable.numpy(), value)
     for variable, value in zip(model.optimizer.variables, state):
@@ -69,6 +68,16 @@ def test_valley_matches_fastai_on_a_known_curve():
     # and the pick is 19 + int(50 / 3) + int(50 / 6) = 43, i.e. point 53.
     assert suggestions["valley"] == pytest.approx(rates[53])
     assert suggestions["minimum"] == pytest.approx(rates[79] / 10)
+
+
+def test_steep_is_the_rate_where_the_loss_falls_fastest():
+    rates = list(np.logspace(-7, 1, 100))
+    # A gentle slope with one sharp drop, from point 59 to point 60.
+    losses = np.linspace(2.0, 1.9, 100)
+    losses[60:] -= 0.5
+    # As fastai: slopes of the trimmed curve (points 10 to 94) per unit of
+    # log rate; the steepest starts at point 59, whose rate is the pick.
+    assert suggest(rates, list(losses))["steep"] == pytest.approx(rates[59])
 
 
 def test_bad_arguments():

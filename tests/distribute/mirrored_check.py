@@ -23,6 +23,7 @@ from ulmfit_tf.datasets import load_rotten_tomatoes  # noqa: E402
 from ulmfit_tf.distribute import distribute_language_model_dataset  # noqa: E402
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel  # noqa: E402
+from ulmfit_tf.text import SentencePieceTokenizer  # noqa: E402
 from ulmfit_tf.text.language_model_dataset import language_model_dataset  # noqa: E402
 from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing  # noqa: E402
 from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier  # noqa: E402
@@ -38,7 +39,7 @@ result = {}
 
 # 1. The stream dealt to the replicas: with no clipping and no dropout, the
 # replicas compute exactly what one device computes, carried state included.
-tokenizer = stages.SentencePieceTokenizer.train(texts, vocabulary_size=300, seed=0)
+tokenizer = SentencePieceTokenizer.train(texts, vocabulary_size=300, seed=0)
 for name, strategy in (("default", default), ("mirrored", mirrored)):
     keras.utils.set_random_seed(5)
     with strategy.scope():

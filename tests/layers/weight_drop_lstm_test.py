@@ -110,10 +110,25 @@ def test_trains_in_fit_and_saves(tmp_path):
 def test_config_round_trip():
     layer = WeightDropLSTM(4, weight_dropout=0.2, seed=3, stateful=True, name="lstm_1")
     restored = WeightDropLSTM.from_config(layer.get_config())
-    assert (restored.units, restored.weight_dropout, restored.seed) == (4, 0.2, 3)
+    assert (restored.units, restored.weight_dropout, restored.seed, restored.cell.seed) == (4, 0.2, 3, 3)
     assert restored.stateful and restored.name == "lstm_1"
 
 
 def test_bad_weight_dropout():
     with pytest.raises(ValueError, match=r"Argument `weight_dropout` must be in \[0, 1\). Received: weight_dropout=1.0"):
         WeightDropLSTM(4, weight_dropout=1.0)
+
+
+def test_seed_also_seeds_the_lstm_dropout_masks():
+    # `seed` used to stop at the weight dropout, leaving `dropout` unseeded.
+    x = np.random.normal(size=(3, 5, 4)).astype("float32")
+    outputs = []
+    for _ in range(2):
+        layer = WeightDropLSTM(6, dropout=0.5, recurrent_dropout=0.5, seed=11, return_sequences=True)
+        layer.build(x.shape)
+        layer.set_weights([np.full(w.shape, 0.1, "float32") for w in layer.get_weights()])
+        outputs.append(np.asarray(layer(x, training=True)))
+    assert layer.cell.seed == 11
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    plain = np.asarray(layer(x, training=False))
+    assert not np.allclose(outputs[0], plain)

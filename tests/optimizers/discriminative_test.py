@@ -116,8 +116,57 @@ def test_bad_arguments():
         DiscriminativeOptimizer(keras.optimizers.SGD(), groups, factor=0)
     with pytest.raises(ValueError, match="must hold one value per layer group"):
         DiscriminativeOptimizer(keras.optimizers.SGD(), groups, learning_rate_multipliers=[1.0])
-    with pytest.raises(ValueError, match="Argument `optimizer` must be a Keras optimizer"):
+    with pytest.raises(ValueError, match="Argument `inner_optimizer` must be a Keras optimizer"):
         DiscriminativeOptimizer("adam", groups)
+    with pytest.raises(ValueError, match="Argument `layer_groups` must not be empty"):
+        DiscriminativeOptimizer(keras.optimizers.SGD())
+
+
+def test_refuses_base_optimizer_arguments_it_would_ignore():
+    # They used to be accepted, left unused and dropped from the config.
+    _, groups = stack(2)
+    message = (
+        r"Argument\(s\) `weight_decay`, `use_ema` must be set on `inner_optimizer`, whose copies train the layer "
+        r"groups: `DiscriminativeOptimizer` would ignore them. Received: weight_decay=0.1, use_ema=True"
+    )
+    with pytest.raises(ValueError, match=message):
+        DiscriminativeOptimizer(keras.optimizers.SGD(0.1), groups, weight_decay=0.1, use_ema=True)
+
+
+def test_inner_optimizer_and_its_older_name():
+    model, groups = stack(2)
+    inner = keras.optimizers.SGD(0.1)
+    optimizer = DiscriminativeOptimizer(optimizer=inner, layer_groups=groups)
+    assert optimizer.inner_optimizer is inner
+    config = optimizer.get_config()
+    assert config["inner_optimizer"]["class_name"] == "SGD" and "optimizer" not in config
+    # A config saved with the older key still loads, to the same optimizer.
+    old = {("optimizer" if key == "inner_optimizer" else key): value for key, value in config.items()}
+    assert DiscriminativeOptimizer.from_config(old).get_config() == config
+    with pytest.raises(ValueError, match="Pass `inner_optimizer` or its older name `optimizer`, not both"):
+        DiscriminativeOptimizer(inner, groups, optimizer=inner)
+
+
+def decayed_by_one_step(optimizer, variables):
+    """Each variable's value after one step of zero gradients from all ones."""
+    for variable in variables:
+        variable.assign(np.ones(variable.shape))
+    optimizer.apply([tf.zeros(v.shape) for v in variables], variables)
+    return [float(v.numpy().flat[0]) for v in variables]
+
+
+def test_weight_decay_exclusions_reach_every_group():
+    # The groups' copies of the inner optimizer used to lose them.
+    model, groups = stack(2)
+    variables = model.trainable_variables  # dense_0 kernel, bias; dense_1 kernel, bias
+    inner = keras.optimizers.SGD(0.1, weight_decay=0.5)
+    inner.exclude_from_weight_decay(var_names=["bias"])
+    optimizer = DiscriminativeOptimizer(inner, groups, factor=4.0)
+    assert decayed_by_one_step(optimizer, variables) == pytest.approx([1 - 0.5 * 0.1 / 4, 1.0, 1 - 0.5 * 0.1, 1.0])
+    # Set on the wrapper, they reach every group too.
+    optimizer = DiscriminativeOptimizer(keras.optimizers.SGD(0.1, weight_decay=0.5), groups, factor=4.0)
+    optimizer.exclude_from_weight_decay(var_list=[model.get_layer("dense_1").kernel])
+    assert decayed_by_one_step(optimizer, variables) == pytest.approx([1 - 0.5 * 0.1 / 4] * 2 + [1.0, 1 - 0.5 * 0.1])
 
 
 def tiny_language_model():

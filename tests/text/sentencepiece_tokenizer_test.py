@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import sentencepiece
 import tensorflow as tf
 
 from ulmfit_tf import datasets
@@ -22,6 +23,20 @@ def test_special_ids_follow_fastai(tokenizer):
     with_eos = SentencePieceTokenizer(tokenizer.proto, add_bos=False, add_eos=True)
     row = with_eos(["The President said."]).to_list()[0]
     assert row == ids[0][1:] + [3]
+
+
+def test_vocabulary_is_the_models_pieces_in_id_order(tokenizer):
+    from sentencepiece import sentencepiece_model_pb2
+
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(tokenizer.proto)
+    vocabulary = tokenizer.get_vocabulary()
+    assert vocabulary == [piece.piece for piece in model.pieces]
+    # The in-graph op's ids name these pieces.
+    processor = sentencepiece.SentencePieceProcessor(model_proto=tokenizer.proto)
+    text = "The President said on Tuesday that taxes would rise."
+    ids = tokenizer([text]).to_list()[0]
+    assert [vocabulary[i] for i in ids[1:]] == processor.encode(text, out_type=str)
 
 
 def test_case_is_kept_and_text_round_trips(tokenizer):
@@ -85,6 +100,8 @@ def test_errors():
         SentencePieceTokenizer.train(["", "  "])
     with pytest.raises(ValueError, match="Argument `proto` must be the bytes of a SentencePiece model"):
         SentencePieceTokenizer(proto=123)
+    with pytest.raises(ValueError, match="Argument `proto` is not a serialized SentencePiece model"):
+        SentencePieceTokenizer(proto=b"")
 
 
 def test_feeds_the_language_model_pipeline(tokenizer):

@@ -1,8 +1,12 @@
 import keras
 
 
-def freeze_to(model, layer_groups, count):
-    """Makes only the top `count` layer groups trainable (fastai `freeze_to`).
+def freeze_to(model, layer_groups, n):
+    """Freezes the first `n` layer groups and trains the rest, as fastai's `freeze_to(n)`.
+
+    As in fastai, a negative `n` counts from the top: `freeze_to(-1)`
+    trains the top group only (fastai's `freeze()`), `freeze_to(-2)` the
+    top two, and `freeze_to(0)` every group (fastai's `unfreeze()`).
 
     For fastai's recipe of one `fit` per stage: call it between `fit` calls.
     It rebuilds a compiled model's training function so that the next `fit`
@@ -15,29 +19,32 @@ def freeze_to(model, layer_groups, count):
         model: The Keras model the layers belong to.
         layer_groups: List of layer groups, input side first; each a list of
             Keras layers.
-        count: Integer, how many groups from the top train; a negative
-            number counts like fastai's `freeze_to(-n)` (`-1`: the top one).
+        n: Integer between `-len(layer_groups)` and `len(layer_groups)`,
+            the number of groups frozen from the input side, or, negative,
+            minus the number of groups that train.
 
     Example:
 
     ```python
     groups = model.layer_groups()
-    freeze_to(model, groups, 1)   # the head only
+    freeze_to(model, groups, -1)   # the head only
     model.fit(...)
-    freeze_to(model, groups, 2)   # and the layer below it
+    freeze_to(model, groups, -2)   # and the layer below it
+    model.fit(...)
+    freeze_to(model, groups, 0)    # everything
     model.fit(...)
     ```
     """
     total = len(layer_groups)
-    count = -count if count < 0 else count
-    if not 0 <= count <= total:
+    if not isinstance(n, int) or not -total <= n <= total:
         raise ValueError(
-            f"Argument `count` must be between 0 and the number of layer groups "
-            f"({total}). Received: count={count}"
+            f"Argument `n` must be an integer between -{total} and {total}, the number of layer groups. "
+            f"Received: n={n}"
         )
+    frozen = total + n if n < 0 else n
     for index, group in enumerate(layer_groups):
         for layer in group:
-            layer.trainable = index >= total - count
+            layer.trainable = index >= frozen
     if getattr(model, "compiled", False) and model.train_function is not None:
         model.make_train_function(force=True)
 
@@ -118,7 +125,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
         count = self.groups_trainable_at(epoch)
         if count == self.trainable_groups:
             return
-        freeze_to(self.model, self.layer_groups, count)
+        freeze_to(self.model, self.layer_groups, -count)
         self.trainable_groups = count
         if self.verbose:
             total = len(self.layer_groups)

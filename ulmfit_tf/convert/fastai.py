@@ -7,9 +7,9 @@ import numpy as np
 
 from ulmfit_tf.convert.torch_file import read_state_dict
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
-from ulmfit_tf.models.presets import CLASSIFIER_DROPOUTS
-from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
-from ulmfit_tf.models.presets import backbone_dropouts
+from ulmfit_tf.models.dropouts import CLASSIFIER_DROPOUTS
+from ulmfit_tf.models.dropouts import LANGUAGE_MODEL_DROPOUTS
+from ulmfit_tf.models.dropouts import backbone_dropouts
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
 from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
 from ulmfit_tf.text.classification_dataset import PADDING_ID

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
-from keras.src import backend
+
+from ulmfit_tf import _keras_internals
 
 
 HAND_WRITTEN_BACKWARD = True
@@ -26,7 +27,8 @@ class WeightDropLSTM(keras.layers.LSTM):
         units: Positive integer, dimensionality of the output space.
         weight_dropout: Float between 0 and 1. Fraction of the recurrent
             kernel's entries to drop during training. Defaults to `0.0`.
-        seed: Optional integer, seed of the weight dropout mask.
+        seed: Optional integer, seeds the weight dropout mask and the
+            `dropout` / `recurrent_dropout` masks of `keras.layers.LSTM`.
         **kwargs: Any other argument of `keras.layers.LSTM`
             (`return_sequences`, `stateful`, `name`, ...).
 
@@ -47,7 +49,7 @@ class WeightDropLSTM(keras.layers.LSTM):
     """
 
     def __init__(self, units, weight_dropout=0.0, seed=None, **kwargs):
-        super().__init__(units, **kwargs)
+        super().__init__(units, seed=seed, **kwargs)
         if not 0.0 <= weight_dropout < 1.0:
             raise ValueError(
                 "Argument `weight_dropout` must be in [0, 1). "
@@ -57,6 +59,7 @@ class WeightDropLSTM(keras.layers.LSTM):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
+    # Overrides a method Keras does not document (see `_keras_internals`).
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
         variable = recurrent_kernel = cell.recurrent_kernel
@@ -102,15 +105,13 @@ class WeightDropLSTM(keras.layers.LSTM):
         def step(projected_inputs, states):
             h_tm1, c_tm1 = states
             z = projected_inputs + ops.matmul(h_tm1, recurrent_kernel)
-            c, o = cell._compute_carry_and_output_fused(
-                ops.split(z, 4, axis=-1), c_tm1
-            )
+            c, o = _keras_internals.lstm_step(cell, ops.split(z, 4, axis=-1), c_tm1)
             h = o * cell.activation(c)
             return h, [h, c]
 
         # The same time loop (masking, `go_backwards`, state handling) that
         # `keras.layers.RNN.inner_loop` runs, minus the per-step input matmul.
-        return backend.rnn(
+        return _keras_internals.rnn(
             step,
             inputs,
             list(initial_state),
@@ -135,7 +136,7 @@ class WeightDropLSTM(keras.layers.LSTM):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"weight_dropout": self.weight_dropout, "seed": self.seed})
+        config.update({"weight_dropout": self.weight_dropout})
         return config
 
 

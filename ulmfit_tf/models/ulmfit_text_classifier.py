@@ -1,91 +1,35 @@
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from ulmfit_tf.distribute import DistributeFixes
-from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.distribute import distribute_fixes
 from ulmfit_tf.layers.concat_pooling import ConcatPooling
+from ulmfit_tf.layers.last_chunks_mask import LastChunksMask
 from ulmfit_tf.layers.pooling_classifier_head import PoolingClassifierHead
+from ulmfit_tf.layers.sigmoid_range import SigmoidRange
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
-from ulmfit_tf.models.presets import CLASSIFIER_DROPOUTS
-from ulmfit_tf.models.presets import backbone_dropouts
+from ulmfit_tf.models.dropouts import CLASSIFIER_DROPOUTS
+from ulmfit_tf.models.dropouts import backbone_dropouts
 from ulmfit_tf.presets import PresetMixin
-from ulmfit_tf.text.classification_dataset import PADDING_ID
-from ulmfit_tf.text.classification_dataset import classification_dataset
 from ulmfit_tf.text.classification_dataset import encode_labels
-from ulmfit_tf.text.inputs import check_labels
-from ulmfit_tf.text.inputs import check_texts
+from ulmfit_tf.text.text_classifier_pipeline import TextClassifierPipeline
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
+
+# `LastChunksMask` and `SigmoidRange` were defined here, and older `.keras`
+# files name this module for them.
+__all__ = ["LastChunksMask", "PROBLEM_TYPES", "SigmoidRange", "ULMFiTTextClassifier"]
 
 PROBLEM_TYPES = ("single_label", "multi_label", "regression")
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
-class LastChunksMask(keras.layers.Layer):
-    """The positions BPT3C pools: real tokens of the last chunks of a text.
-
-    fastai's `SentenceEncoder` reads a text of `n` tokens in chunks of
-    `bptt` tokens and keeps the outputs of the chunks that start at
-    `i >= n - max_len`. Texts are padded after their end with `padding_id`.
-
-    Call arguments:
-        token_ids: int tensor `(batch, timesteps)`.
-
-    Returns:
-        A boolean tensor `(batch, timesteps)`, `True` where pooled.
-    """
-
-    def __init__(self, bptt, max_len, padding_id, **kwargs):
-        super().__init__(**kwargs)
-        self.bptt = bptt
-        self.max_len = max_len
-        self.padding_id = padding_id
-
-    def call(self, token_ids):
-        real = ops.not_equal(token_ids, self.padding_id)
-        if self.max_len is None:
-            return real
-        lengths = ops.sum(ops.cast(real, "int32"), axis=1, keepdims=True)
-        positions = ops.arange(ops.shape(token_ids)[1], dtype="int32")[None, :]
-        chunk_starts = (positions // self.bptt) * self.bptt
-        return ops.logical_and(real, lengths - chunk_starts <= self.max_len)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"bptt": self.bptt, "max_len": self.max_len, "padding_id": self.padding_id})
-        return config
-
-
-@keras.saving.register_keras_serializable(package="ulmfit_tf")
-class SigmoidRange(keras.layers.Layer):
-    """`low + sigmoid(x) * (high - low)`: fastai's `SigmoidRange` for bounded regression."""
-
-    def __init__(self, low, high, **kwargs):
-        super().__init__(**kwargs)
-        self.low = float(low)
-        self.high = float(high)
-
-    def call(self, inputs):
-        return self.low + ops.sigmoid(inputs) * (self.high - self.low)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"low": self.low, "high": self.high})
-        return config
-
-
-@keras.saving.register_keras_serializable(package="ulmfit_tf")
-class ULMFiTTextClassifier(PresetMixin, DistributeFixes, keras.Model):
+@distribute_fixes
+class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
     """ULMFiT's text classifier: AWD-LSTM encoder, concat pooling, head.
 
-    Token ids `(batch, timesteps)`, padded after the text with `xxpad` (1),
-    go through the backbone (which masks the padding), then `ConcatPooling`
+    Token ids `(batch, timesteps)`, padded after the text with the
+    backbone's `padding_id` (fastai's `xxpad`, 1), go through the backbone (which masks the padding), then `ConcatPooling`
     of the last hidden state, the max and the mean over the pooled positions,
     then `PoolingClassifierHead`. The outputs are float32 logits for
     classification (`probabilities()` turns them into softmax or sigmoid
@@ -99,23 +43,26 @@ class ULMFiTTextClassifier(PresetMixin, DistributeFixes, keras.Model):
     outputs (texts of any length, alone or batched with padding); the
     difference is in training, where gradients flow through the whole text
     instead of stopping at chunk boundaries. Memory is bounded by the
-    longest text a batch holds (`classification_dataset(max_length=...)`).
+    longest text a batch holds (the preprocessor's `max_tokens`).
 
-    With a `preprocessor` (a tokenizer giving ids, such as
-    `SentencePieceTokenizer`, or `WordTokenizer(vocabulary=...)`), `fit`,
-    `evaluate` and `predict` also take raw strings (lists or arrays of
-    texts, or a `tf.data.Dataset` of string batches; a lone string is one
-    text, and anything else among the texts raises a `TypeError` naming its
-    index), and `fit`/`evaluate` take class names as labels. Set it to
-    `None` to feed ids only. `predict([])` returns an empty
-    `(0, num_classes)` array.
+    With a `preprocessor` (a `ULMFiTTextClassifierPreprocessor`: raw
+    strings to padded ids), `fit`, `evaluate` and `predict` also take raw
+    strings (lists or arrays of texts, or a `tf.data.Dataset` of string
+    batches; a lone string is one text, and anything else among the texts
+    raises a `TypeError` naming its index), and `fit`/`evaluate` take class
+    names as labels (`TextClassifierPipeline`). Set it to `None` to feed ids
+    only. `predict([])` returns an empty `(0, num_classes)` array.
 
     Args:
-        backbone: An `AWDLSTMBackbone` with `padding_id` set (1) and
-            `stateful=False`; `from_language_model` builds one with the
+        backbone: An `AWDLSTMBackbone` with `padding_id` set (fastai's 1)
+            and `stateful=False`; `from_language_model` builds one with the
             classifier's dropouts.
         num_classes: Integer, number of classes (or of regression outputs).
-        preprocessor: Optional tokenizer from strings to ids.
+        preprocessor: Optional `ULMFiTTextClassifierPreprocessor` padding
+            with the backbone's `padding_id`, or a tokenizer from strings to
+            ids (`SentencePieceTokenizer`, `WordTokenizer(vocabulary=...)`),
+            which becomes `ULMFiTTextClassifierPreprocessor(tokenizer,
+            padding_id=backbone.padding_id)`.
         label_names: Optional list of `num_classes` class names, in id order.
         problem_type: String, `"single_label"` (softmax over classes,
             default), `"multi_label"` (one sigmoid per class) or
@@ -270,6 +217,28 @@ class ULMFiTTextClassifier(PresetMixin, DistributeFixes, keras.Model):
             + [[self.head] + ([self.output_range] if self.output_range else [])]
         )
 
+    @property
+    def preprocessor(self):
+        """The `ULMFiTTextClassifierPreprocessor` from raw strings to ids, or `None`.
+
+        Setting a bare tokenizer wraps it, padding with the backbone's
+        `padding_id` (classifiers saved before the preprocessor existed
+        have a tokenizer here).
+        """
+        return self._preprocessor
+
+    @preprocessor.setter
+    def preprocessor(self, value):
+        padding_id = self.backbone.padding_id
+        if value is not None and not isinstance(value, ULMFiTTextClassifierPreprocessor):
+            value = ULMFiTTextClassifierPreprocessor(value, padding_id=padding_id)
+        if value is not None and value.padding_id != padding_id:
+            raise ValueError(
+                f"Argument `preprocessor` must pad with the backbone's `padding_id` ({padding_id}). "
+                f"Received: preprocessor.padding_id={value.padding_id}"
+            )
+        self._preprocessor = value
+
     def compile(self, optimizer="adam", loss="auto", metrics="auto", **kwargs):
         """`Model.compile` with the loss and metrics of the problem type.
 
@@ -310,7 +279,7 @@ class ULMFiTTextClassifier(PresetMixin, DistributeFixes, keras.Model):
         return outputs
 
     def encode_targets(self, y):
-        """Targets for `fit`/`evaluate`: class names become ids via `label_names`."""
+        """Targets for `fit`/`evaluate` (`TextClassifierPipeline`'s hook): class names become ids via `label_names`."""
         values = np.asarray(y, dtype=object)
         if self.problem_type == "regression":
             return np.asarray(y, "float32")
@@ -326,69 +295,6 @@ class ULMFiTTextClassifier(PresetMixin, DistributeFixes, keras.Model):
                 "Build it with `label_names=[...]` or pass integer class ids."
             )
         return encode_labels(list(y), self.label_names)[0]
-
-    def text_dataset(self, x, y=None, batch_size=None, shuffle=False, seed=None):
-        """Ids from raw texts through the preprocessor, or `None` if `x` holds no texts.
-
-        `x` is read by `check_texts`: a lone string is one text (and `y` its
-        label), and anything but strings among the texts raises a
-        `TypeError` naming its index.
-        """
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            first = spec[0] if isinstance(spec, tuple) else spec
-            if getattr(first, "dtype", None) != tf.string:
-                return None
-            self._check_preprocessor()
-            if isinstance(spec, tuple):
-                return x.map(lambda texts, *rest: (self._padded_ids(texts), *rest))
-            return x.map(self._padded_ids)
-        if not _holds_texts(x):
-            return None
-        texts = check_texts(x, "x")
-        if not texts:
-            raise UserInputError("Argument `x` must hold at least one text. Received: x=[]")
-        self._check_preprocessor()
-        targets = np.zeros(len(texts), "int32") if y is None else self.encode_targets(check_labels(y, texts, "y", "x"))
-        return classification_dataset(
-            texts, targets, self.preprocessor, batch_size=batch_size or 32, shuffle=shuffle, seed=seed
-        )
-
-    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
-        shuffle = kwargs.pop("shuffle", True)
-        data = self.text_dataset(x, y, batch_size, shuffle=shuffle, seed=self.seed)
-        if isinstance(validation_data, tuple) and _holds_texts(validation_data[0]):
-            validation_data = self.text_dataset(*validation_data[:2], batch_size=batch_size)
-        if data is None:
-            return super().fit(
-                x, y, batch_size=batch_size, validation_data=validation_data, shuffle=shuffle, **kwargs
-            )
-        # The dataset shuffles (by length buckets) itself.
-        return super().fit(data, validation_data=validation_data, shuffle=False, **kwargs)
-
-    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
-        data = self.text_dataset(x, y, batch_size)
-        if data is None:
-            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
-        return super().evaluate(data, **kwargs)
-
-    def predict(self, x, batch_size=None, **kwargs):
-        if _is_empty(x):  # Keras has no batch to run
-            return np.zeros((0, self.num_classes), "float32")
-        data = self.text_dataset(x, batch_size=batch_size)
-        if data is None:
-            return super().predict(x, batch_size=batch_size, **kwargs)
-        return super().predict(data.map(lambda ids, _: ids), **kwargs)
-
-    def _padded_ids(self, texts):
-        return self.preprocessor(texts).to_tensor(default_value=PADDING_ID)
-
-    def _check_preprocessor(self):
-        if self.preprocessor is None:
-            raise ValueError(
-                "This classifier has no `preprocessor`, so it takes token ids, not strings. "
-                "Set `classifier.preprocessor` to the tokenizer or pass ids."
-            )
 
     def get_config(self):
         return {
@@ -417,26 +323,3 @@ class ULMFiTTextClassifier(PresetMixin, DistributeFixes, keras.Model):
                 config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)
 
-
-def _is_empty(x):
-    if isinstance(x, (list, tuple)):
-        return not x
-    return isinstance(x, (np.ndarray, tf.Tensor)) and tuple(x.shape[:1]) == (0,)
-
-
-def _holds_texts(x):
-    """Whether `x` is for the preprocessor rather than token ids.
-
-    Strings, and lists holding a string or `None` (never ids), so that
-    `check_texts` names what is not a string; an empty list too, so that
-    `fit` and `evaluate` say it holds no text.
-    """
-    if isinstance(x, (str, bytes)):
-        return True
-    if isinstance(x, (tf.Tensor, tf.RaggedTensor)):
-        return x.dtype == tf.string
-    if isinstance(x, np.ndarray):
-        return x.dtype.kind in "SU" or x.dtype.kind == "O" and _holds_texts(x.ravel().tolist())
-    if isinstance(x, (list, tuple)):
-        return not x or any(isinstance(v, (str, bytes)) or v is None for v in x)
-    return False

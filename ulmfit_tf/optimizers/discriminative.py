@@ -2,6 +2,8 @@ import re
 
 import keras
 
+from ulmfit_tf import _keras_internals
+
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
 class DiscriminativeOptimizer(keras.optimizers.Optimizer):
@@ -27,11 +29,17 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
     `GradualUnfreezing`).
 
     `learning_rate` reads and sets the wrapped optimizer's (the top group's)
-    rate, so Keras callbacks that change it move every group.
+    rate, so Keras callbacks that change it move every group. Variables
+    excluded from weight decay (`exclude_from_weight_decay`, on the wrapped
+    optimizer before wrapping it, or on this one) stay excluded in every
+    group.
 
     Args:
-        optimizer: A Keras optimizer, e.g. `keras.optimizers.Adam(0.01,
-            beta_1=0.7, beta_2=0.99)` as in the paper.
+        inner_optimizer: A Keras optimizer, e.g. `keras.optimizers.Adam(0.01,
+            beta_1=0.7, beta_2=0.99)` as in the paper. Its settings
+            (`weight_decay`, clipping, ...) are the ones that apply; the
+            base optimizer's arguments given here raise a `ValueError`.
+            `optimizer` is its older name and still accepted.
         layer_groups: A list of layer groups, input side first. Each group
             is a list of Keras layers, or of regular expressions that fully
             match variable paths (`"lstm_0/.*"`). Every trainable variable
@@ -59,22 +67,32 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
 
     def __init__(
         self,
-        optimizer,
-        layer_groups,
+        inner_optimizer=None,
+        layer_groups=None,
         factor=2.6,
         learning_rate_multipliers=None,
         name="discriminative_optimizer",
         **kwargs,
     ):
-        if not isinstance(optimizer, keras.optimizers.Optimizer) or isinstance(
-            optimizer, (DiscriminativeOptimizer, keras.optimizers.LossScaleOptimizer)
+        if "optimizer" in kwargs:  # the argument's first name, also in saved configs
+            if inner_optimizer is not None:
+                raise ValueError("Pass `inner_optimizer` or its older name `optimizer`, not both.")
+            inner_optimizer = kwargs.pop("optimizer")
+        if kwargs:
+            raise ValueError(
+                f"Argument(s) {', '.join(f'`{key}`' for key in kwargs)} must be set on `inner_optimizer`, "
+                "whose copies train the layer groups: `DiscriminativeOptimizer` would ignore them. "
+                f"Received: {', '.join(f'{key}={value!r}' for key, value in kwargs.items())}"
+            )
+        if not isinstance(inner_optimizer, keras.optimizers.Optimizer) or isinstance(
+            inner_optimizer, (DiscriminativeOptimizer, keras.optimizers.LossScaleOptimizer)
         ):
             raise ValueError(
-                "Argument `optimizer` must be a Keras optimizer (not a "
+                "Argument `inner_optimizer` must be a Keras optimizer (not a "
                 "`DiscriminativeOptimizer` or `LossScaleOptimizer`). "
-                f"Received: optimizer={optimizer}"
+                f"Received: inner_optimizer={inner_optimizer}"
             )
-        layer_groups = [list(group) if isinstance(group, (list, tuple)) else [group] for group in layer_groups]
+        layer_groups = [list(group) if isinstance(group, (list, tuple)) else [group] for group in layer_groups or []]
         if not layer_groups:
             raise ValueError(f"Argument `layer_groups` must not be empty. Received: layer_groups={layer_groups}")
         if not factor > 0:
@@ -90,14 +108,13 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
             )
         super().__init__(
             learning_rate=0.0,
-            clipnorm=optimizer.clipnorm,
-            clipvalue=optimizer.clipvalue,
-            global_clipnorm=optimizer.global_clipnorm,
-            loss_scale_factor=optimizer.loss_scale_factor,
+            clipnorm=inner_optimizer.clipnorm,
+            clipvalue=inner_optimizer.clipvalue,
+            global_clipnorm=inner_optimizer.global_clipnorm,
+            loss_scale_factor=inner_optimizer.loss_scale_factor,
             name=name,
-            **kwargs,
         )
-        self.inner_optimizer = optimizer
+        self.inner_optimizer = inner_optimizer
         self.layer_groups = layer_groups
         self.factor = factor
         self.learning_rate_multipliers = [float(m) for m in learning_rate_multipliers]
@@ -116,10 +133,16 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
             loss_scale_factor=None,
             name=f"{self.inner_optimizer.name}_group_{index}",
         )
-        return type(self.inner_optimizer).from_config(config)
+        optimizer = type(self.inner_optimizer).from_config(config)
+        _keras_internals.copy_weight_decay_exclusions(self.inner_optimizer, optimizer)
+        return optimizer
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        for optimizer in [self.inner_optimizer] + self.group_optimizers:
+            optimizer.exclude_from_weight_decay(var_list=var_list, var_names=var_names)
 
     def _top_learning_rate(self):
-        rate = self.inner_optimizer._learning_rate
+        rate = _keras_internals.learning_rate_as_given(self.inner_optimizer)
         if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
             return rate(self.iterations)
         return rate() if callable(rate) else rate
@@ -134,14 +157,14 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
 
     @property
     def variables(self):
-        variables = self._variables[:]
+        variables = super().variables
         for optimizer in self.group_optimizers:
             variables.extend(optimizer.variables)
         return variables
 
     def group_of(self, variable):
         """Index of the layer group that `variable` belongs to."""
-        key = self._var_key(variable)
+        key = _keras_internals.variable_key(self, variable)
         if key not in self._group_index:
             self._group_index[key] = self._find_group(variable)
         return self._group_index[key]
@@ -184,22 +207,22 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
 
     def apply(self, grads, trainable_variables=None):
         if trainable_variables is None:
-            trainable_variables = self._trainable_variables
+            trainable_variables = _keras_internals.built_variables(self)
         trainable_variables = list(trainable_variables)
         if not self.built:
             self.build(trainable_variables)
             self.built = True
         self._build_groups(trainable_variables)
-        grads, trainable_variables = self._filter_empty_gradients(grads, trainable_variables)
+        grads, trainable_variables = _keras_internals.filter_empty_gradients(self, grads, trainable_variables)
         if self.loss_scale_factor is not None:
             grads = [g / self.loss_scale_factor for g in grads]
-        grads = self._clip_gradients(grads)
+        grads = _keras_internals.clip_gradients(self, grads)
         for optimizer, (group_grads, variables) in zip(
             self.group_optimizers, self._split(grads, trainable_variables)
         ):
             if variables:
                 optimizer.apply(group_grads, variables)
-        self._iterations.assign_add(1)
+        self.iterations.assign_add(1)
 
     def finalize_variable_values(self, var_list):
         for optimizer, (_, variables) in zip(self.group_optimizers, self._split(var_list, var_list)):
@@ -209,7 +232,7 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
     def get_config(self):
         return {
             "name": self.name,
-            "optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
+            "inner_optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
             "layer_groups": [[_pattern(entry) for entry in group] for group in self.layer_groups],
             "factor": self.factor,
             "learning_rate_multipliers": self.learning_rate_multipliers,
@@ -218,9 +241,9 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        config["optimizer"] = keras.saving.deserialize_keras_object(
-            config["optimizer"], custom_objects=custom_objects
-        )
+        # Configs saved before the rename hold the key `optimizer`.
+        key = "inner_optimizer" if "inner_optimizer" in config else "optimizer"
+        config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)
 
 

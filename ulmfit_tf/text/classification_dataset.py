@@ -5,11 +5,10 @@ import numpy as np
 import tensorflow as tf
 
 from ulmfit_tf.errors import UserInputError
-
-PADDING_ID = 1  # fastai's xxpad
-# Tokens of one document a classifier reads (the first ones), in training
-# and in the exported models: long documents stay bounded in memory.
-MAX_LENGTH = 8192
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS as MAX_LENGTH
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import last_tokens
 
 
 def encode_labels(labels, label_names=None, multi_label=False):
@@ -77,29 +76,34 @@ def classification_dataset(
 
     Texts are tokenized in the graph, then batched by length (the idea of
     fastai's `SortishSampler`): texts are shuffled, grouped into buckets of
-    similar length, and each batch is padded (with `xxpad`, id 1, after the
-    text, as `AWDLSTMBackbone(padding_id=1)` expects) only to its own
-    longest text, so little compute goes to padding. Bucket boundaries are
-    the length quantiles of the data.
+    similar length, and each batch is padded (after the text, with the
+    preprocessor's `padding_id`, the backbone's) only to its own longest
+    text, so little compute goes to padding. Bucket boundaries are the
+    length quantiles of the data.
 
     Long documents are kept whole for the classifier's BPT3C encoder up to
-    `max_length` tokens (8,192 by default, about 6,000 English words); the
-    tokens past it are dropped, so memory stays bounded.
+    the preprocessor's `max_tokens` (8,192 by default, about 6,000 English
+    words): a longer one keeps its last tokens, the ones BPT3C pools, so
+    memory stays bounded.
 
     Args:
         texts: List of strings, or their ids already tokenized (a
             `tf.RaggedTensor` from `tokenize_all`, so that a text is
-            tokenized once for many epochs; `tokenizer` is then unused).
+            tokenized once for many epochs; the tokenizer is then unused).
         targets: Array of targets, one per text: class ids, multi-hot rows
             (see `encode_labels`), or floats for regression.
-        tokenizer: A callable mapping a batch of strings to a
-            `tf.RaggedTensor` of ids, such as `SentencePieceTokenizer`.
+        tokenizer: The classifier's `ULMFiTTextClassifierPreprocessor`
+            (its tokenizer, `max_tokens` and `padding_id` are used); or a
+            bare tokenizer, a callable mapping a batch of strings to a
+            `tf.RaggedTensor` of ids such as `SentencePieceTokenizer`
+            (padding with 1, fastai's `xxpad`); or `None` with ids.
         batch_size: Integer, texts per batch.
         shuffle: Boolean, reshuffle every epoch (training); `False` keeps
             the order of `texts` and does no bucketing (evaluation).
         seed: Optional integer, seed of the shuffle.
-        max_length: Optional integer, the most tokens kept per text;
-            `None` keeps every token.
+        max_length: Optional integer, the most tokens kept per text (its
+            last ones) when `tokenizer` is not a preprocessor, which has its
+            own `max_tokens`; `None` keeps every token.
         num_buckets: Integer, number of length buckets.
         batch_multiple: Integer; when shuffling, every batch holds a
             multiple of this many texts: the replicas of a `tf.distribute`
@@ -115,7 +119,7 @@ def classification_dataset(
 
     ```python
     targets, label_names = encode_labels(train_labels)
-    data = classification_dataset(train_texts, targets, tokenizer, batch_size=64)
+    data = classification_dataset(train_texts, targets, classifier.preprocessor, batch_size=64)
     ```
     """
     if not isinstance(texts, tf.RaggedTensor):
@@ -136,16 +140,18 @@ def classification_dataset(
         )
     if max_length is not None and max_length < 1:
         raise ValueError(f"Argument `max_length` must be a positive integer or None. Received: max_length={max_length}")
+    padding_id = PADDING_ID
+    if isinstance(tokenizer, ULMFiTTextClassifierPreprocessor):  # the classifier's: its cut and padding
+        tokenizer, max_length, padding_id = tokenizer.tokenizer, tokenizer.max_tokens, tokenizer.padding_id
     ids = tf.cast(texts, tf.int32) if isinstance(texts, tf.RaggedTensor) else tokenize_all(texts, tokenizer)
-    if max_length is not None:
-        ids = ids[:, :max_length]
+    ids = last_tokens(ids, max_length)
     # Rows of a ragged tensor carry a ragged spec that `padded_batch`
     # refuses; inside `map` they are plain tensors, which `identity` keeps.
     dataset = tf.data.Dataset.from_tensor_slices((ids, targets)).map(
         lambda token_ids, target: (tf.identity(token_ids), target)
     )
     if not shuffle:
-        dataset = dataset.padded_batch(batch_size, padding_values=(PADDING_ID, _zero(targets)))
+        dataset = dataset.padded_batch(batch_size, padding_values=(padding_id, _zero(targets)))
         return dataset.prefetch(tf.data.AUTOTUNE)
     lengths = ids.row_lengths().numpy()
     boundaries = np.unique(np.quantile(lengths, np.linspace(0, 1, num_buckets + 1)[1:-1]).astype(int) + 1)
@@ -154,7 +160,7 @@ def classification_dataset(
         element_length_func=lambda token_ids, _: tf.shape(token_ids)[0],
         bucket_boundaries=boundaries.tolist(),
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padding_values=(PADDING_ID, _zero(targets)),
+        padding_values=(padding_id, _zero(targets)),
     )
     # Batches leave the buckets in an order set by the shuffle; shuffle them
     # once more so that long and short batches mix.
@@ -178,10 +184,14 @@ def tokenize_all(texts, tokenizer, batch_size=1024, progress=False):
 
     Args:
         texts: List of strings.
-        tokenizer: A callable mapping a batch of strings to ragged ids.
+        tokenizer: A callable mapping a batch of strings to ragged ids, or
+            a `ULMFiTTextClassifierPreprocessor` (the ids its classifier
+            reads: each text's last `max_tokens`, unpadded).
         batch_size: Integer, texts per tokenizer call.
         progress: Boolean, show a progress bar (texts done, rate).
     """
+    if isinstance(tokenizer, ULMFiTTextClassifierPreprocessor):
+        return last_tokens(tokenize_all(texts, tokenizer.tokenizer, batch_size, progress), tokenizer.max_tokens)
     # On a terminal a bar that redraws itself; in a log file or pipe, one line at the end.
     bar = keras.utils.Progbar(len(texts), unit_name="text", verbose=1 if sys.stdout.isatty() else 2) if progress else None
     pieces = []

@@ -3,6 +3,7 @@ import os
 import re
 
 import keras
+import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -34,7 +35,7 @@ class SentencePieceTokenizer(Tokenizer):
     `FastSentencepieceTokenizer`, the op that also runs inside a TFLite
     file, so the same ids come out in `tf.data`, in a SavedModel and on a
     phone. Train a model from a corpus with `SentencePieceTokenizer.train`
-    (needs the `sentencepiece` package; running one does not).
+    (with the `sentencepiece` package, which also reads the vocabulary).
 
     Special ids follow fastai: `xxunk` 0 (unknown pieces), `xxpad` 1
     (padding), `xxbos` 2 (begins every text when `add_bos=True`), `xxeos` 3
@@ -110,13 +111,6 @@ class SentencePieceTokenizer(Tokenizer):
             seed: Integer, seed of the trainer's sampling.
             **kwargs: Arguments of the tokenizer (`add_bos`, `add_eos`, ...).
         """
-        try:
-            import sentencepiece
-        except ImportError:
-            raise ImportError(
-                "Training a SentencePiece model needs the `sentencepiece` package: "
-                "pip install sentencepiece"
-            ) from None
         texts = [text for text in texts if text and text.strip()]
         if not texts:
             raise UserInputError("Argument `texts` must hold at least one non-empty text.")
@@ -210,46 +204,11 @@ class SentencePieceTokenizer(Tokenizer):
 
 
 def _read_pieces(proto):
-    """The piece strings of a serialized SentencePiece `ModelProto`.
-
-    Reads the protobuf wire format directly (field 1 of the model: repeated
-    pieces; field 1 of a piece: its string), so that no TF resource or
-    `sentencepiece` install is needed for the vocabulary.
-    """
-
-    def varint(data, position):
-        value = shift = 0
-        while True:
-            byte = data[position]
-            position += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return value, position
-
-    def fields(data):
-        position = 0
-        while position < len(data):
-            key, position = varint(data, position)
-            number, wire_type = key >> 3, key & 7
-            if wire_type == 0:
-                value, position = varint(data, position)
-            elif wire_type == 1:
-                value, position = data[position : position + 8], position + 8
-            elif wire_type == 2:
-                length, position = varint(data, position)
-                value, position = data[position : position + length], position + length
-            elif wire_type == 5:
-                value, position = data[position : position + 4], position + 4
-            else:
-                raise ValueError(f"Not a SentencePiece model (protobuf wire type {wire_type}).")
-            yield number, value
-
+    """The piece of each id of a serialized SentencePiece `ModelProto`."""
     try:
-        return [
-            next(value for number, value in fields(piece) if number == 1).decode("utf-8")
-            for number, piece in fields(proto)
-            if number == 1
-        ]
-    except (IndexError, StopIteration, UnicodeDecodeError):
-        raise ValueError("Argument `proto` is not a serialized SentencePiece model.") from None
+        processor = sentencepiece.SentencePieceProcessor(model_proto=proto)
+    except RuntimeError:
+        processor = None
+    if processor is None or not processor.get_piece_size():
+        raise ValueError("Argument `proto` is not a serialized SentencePiece model.")
+    return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]

@@ -1,3 +1,5 @@
+import tempfile
+
 import keras
 import tensorflow as tf
 
@@ -32,6 +34,32 @@ class Tokenizer(keras.layers.Layer):
 
     def tokenize(self, texts):
         raise NotImplementedError(f"{type(self).__name__} must implement `tokenize`.")
+
+    def with_direction(self, backwards):
+        """This tokenizer reading forwards or backwards: itself if it already does, else a copy.
+
+        Args:
+            backwards: Boolean, whether the tokenizer returned reverses each
+                text's tokens.
+
+        Returns:
+            A tokenizer of the same class and settings with
+            `reverse=backwards`.
+
+        Example:
+
+        >>> WordTokenizer().with_direction(backwards=True)(["A fine film"]).to_list()
+        [[b'film', b'fine', b'a', b'xxbos']]
+        """
+        if self.reverse == backwards:
+            return self
+        copy = type(self).from_config(dict(self.get_config(), reverse=backwards))
+        if hasattr(self, "save_assets"):
+            # What the config leaves out (a SentencePiece model) travels as assets, as in a `.keras` file.
+            with tempfile.TemporaryDirectory() as folder:
+                self.save_assets(folder)
+                copy.load_assets(folder)
+        return copy
 
     def get_config(self):
         config = super().get_config()

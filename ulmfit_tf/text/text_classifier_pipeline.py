@@ -1,0 +1,123 @@
+import numpy as np
+import tensorflow as tf
+
+from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.text.classification_dataset import classification_dataset
+from ulmfit_tf.text.inputs import check_labels
+from ulmfit_tf.text.inputs import check_texts
+
+
+class TextClassifierPipeline:
+    """Mixin: a Keras classifier's `fit`, `evaluate` and `predict` also take raw texts.
+
+    KerasHub's `PipelineModel` for ulmfit-tf's classifier. The model has a
+    `preprocessor` (a `ULMFiTTextClassifierPreprocessor`, or `None` to take
+    token ids only), `num_classes` and `seed`, and one hook:
+    `encode_targets(y)`, from the user's labels (class names, say) to the
+    model's targets. `text_dataset` turns texts into batches of ids; the
+    three methods run on it and pass everything else (token ids, datasets
+    of ids) to `keras.Model` as it is.
+
+    Texts are lists or arrays of strings, a lone string (one text, its
+    label `y`) or a string tensor, read by `check_texts` (anything but a
+    string among them raises a `TypeError` naming its index); or a
+    `tf.data.Dataset` of string batches (with their labels, as ids),
+    mapped through the preprocessor. `fit` batches lists of texts by length
+    and shuffles them with the model's `seed`; `validation_data` may be
+    `(texts, labels)` or a dataset of strings. `predict([])` returns an
+    empty `(0, num_classes)` array.
+
+    Example:
+
+    ```python
+    class Classifier(TextClassifierPipeline, keras.Model):
+        def encode_targets(self, y):
+            return np.asarray(y, "int32")
+    ```
+    """
+
+    def text_dataset(self, x, y=None, batch_size=None, shuffle=False, seed=None):
+        """Ids from raw texts through the preprocessor, or `None` if `x` holds no texts.
+
+        `x` is read by `check_texts`: a lone string is one text (and `y` its
+        label), and anything but strings among the texts raises a
+        `TypeError` naming its index. A dataset of string batches is mapped
+        through the preprocessor.
+        """
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            first = spec[0] if isinstance(spec, tuple) else spec
+            if getattr(first, "dtype", None) != tf.string:
+                return None
+            self._check_preprocessor()
+            return x.map(self.preprocessor)
+        if not _holds_texts(x):
+            return None
+        texts = check_texts(x, "x")
+        if not texts:
+            raise UserInputError("Argument `x` must hold at least one text. Received: x=[]")
+        self._check_preprocessor()
+        targets = np.zeros(len(texts), "int32") if y is None else self.encode_targets(check_labels(y, texts, "y", "x"))
+        return classification_dataset(
+            texts, targets, self.preprocessor, batch_size=batch_size or 32, shuffle=shuffle, seed=seed
+        )
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        shuffle = kwargs.pop("shuffle", True)
+        data = self.text_dataset(x, y, batch_size, shuffle=shuffle, seed=self.seed)
+        if isinstance(validation_data, tuple):
+            validation = self.text_dataset(*validation_data[:2], batch_size=batch_size)
+        else:
+            validation = self.text_dataset(validation_data)
+        validation_data = validation_data if validation is None else validation
+        if data is None:
+            return super().fit(
+                x, y, batch_size=batch_size, validation_data=validation_data, shuffle=shuffle, **kwargs
+            )
+        # The dataset shuffles (by length buckets) itself.
+        return super().fit(data, validation_data=validation_data, shuffle=False, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        data = self.text_dataset(x, y, batch_size)
+        if data is None:
+            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        return super().evaluate(data, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        if _is_empty(x):  # Keras has no batch to run
+            return np.zeros((0, self.num_classes), "float32")
+        data = self.text_dataset(x, batch_size=batch_size)
+        if data is None:
+            return super().predict(x, batch_size=batch_size, **kwargs)
+        return super().predict(data, **kwargs)
+
+    def _check_preprocessor(self):
+        if self.preprocessor is None:
+            raise ValueError(
+                "This classifier has no `preprocessor`, so it takes token ids, not strings. "
+                "Set `classifier.preprocessor` to the tokenizer or pass ids."
+            )
+
+
+def _is_empty(x):
+    if isinstance(x, (list, tuple)):
+        return not x
+    return isinstance(x, (np.ndarray, tf.Tensor)) and tuple(x.shape[:1]) == (0,)
+
+
+def _holds_texts(x):
+    """Whether `x` is for the preprocessor rather than token ids.
+
+    Strings, and lists holding a string or `None` (never ids), so that
+    `check_texts` names what is not a string; an empty list too, so that
+    `fit` and `evaluate` say it holds no text.
+    """
+    if isinstance(x, (str, bytes)):
+        return True
+    if isinstance(x, (tf.Tensor, tf.RaggedTensor)):
+        return x.dtype == tf.string
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "SU" or x.dtype.kind == "O" and _holds_texts(x.ravel().tolist())
+    if isinstance(x, (list, tuple)):
+        return not x or any(isinstance(v, (str, bytes)) or v is None for v in x)
+    return False
