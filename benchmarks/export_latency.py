@@ -117,7 +117,7 @@ def main():
             classifier = paper_classifier(corpus)
         else:
             classifier = load_model_directory(os.path.join(args.demo_dir, "forward_classifier"), "classifier")
-        tokenizer = classifier.preprocessor
+        tokenizer = classifier.preprocessor.tokenizer
         text = text_of_length(tokenizer, corpus, TOKENS)
         ids = tokenizer([text]).to_tensor().numpy()
         files, calls = {}, {}

@@ -113,7 +113,7 @@ def test_language_model_settings_can_change(word_lm, saved_lm):
 def test_classifier_built_on_a_language_model_preset(word_lm, saved_lm):
     classifier = ULMFiTTextClassifier.from_preset(saved_lm, num_classes=2, label_names=["bad", "good"], seed=5)
     assert classifier.num_classes == 2 and classifier.label_names == ["bad", "good"]
-    assert classifier.preprocessor.get_vocabulary() == WORDS
+    assert classifier.preprocessor.tokenizer.get_vocabulary() == WORDS
     for mine, theirs in zip(classifier.backbone.encoder_variables(), word_lm.backbone.encoder_variables()):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     with pytest.raises(UserInputError) as error:
@@ -218,8 +218,8 @@ def test_unknown_presets_and_folders(tmp_path):
     with pytest.raises(UserInputError) as error:
         ULMFiTLanguageModel.from_preset("no-such-preset")
     assert str(error.value) == (
-        "No preset named 'no-such-preset' and no folder at 'no-such-preset'. Bundled presets: none yet; or give a "
-        "preset folder, a model folder or a fastai pretrained folder (one .pth and one .pkl)."
+        "No preset named 'no-such-preset' and no folder at 'no-such-preset'. Bundled presets: 'awd_lstm_small_en'; or "
+        "give a preset folder, a model folder or a fastai pretrained folder (one .pth and one .pkl)."
     )
     with pytest.raises(UserInputError, match=r"is not a preset: it has no config.json"):
         ULMFiTLanguageModel.from_preset(tmp_path)
@@ -227,7 +227,7 @@ def test_unknown_presets_and_folders(tmp_path):
 
 def test_bundled_presets_by_name(word_lm, tmp_path, monkeypatch):
     monkeypatch.setattr(presets, "BUNDLED_DIR", str(tmp_path / "bundled"))
-    monkeypatch.setitem(presets.BUNDLED_PRESETS, "tiny-lm", {"folder": "tiny_lm", "description": "A tiny test LM."})
+    monkeypatch.setattr(presets, "BUNDLED_PRESETS", {"tiny-lm": {"folder": "tiny_lm", "description": "A tiny test LM."}})
     assert presets.list_presets() == {"tiny-lm": "A tiny test LM."}
     with pytest.raises(UserInputError, match=r"The bundled preset 'tiny-lm' is missing from this installation"):
         ULMFiTLanguageModel.from_preset("tiny-lm")
@@ -247,7 +247,7 @@ def test_command_line_model_folders(word_lm, tmp_path):
     assert model.backbone.stateful
     np.testing.assert_allclose(model.predict(IDS, batch_size=2, verbose=0), word_lm.predict(IDS, verbose=0), atol=1e-6)
     classifier = ULMFiTTextClassifier.from_preset(folder, num_classes=2)
-    assert classifier.preprocessor.get_vocabulary() == WORDS
+    assert classifier.preprocessor.tokenizer.get_vocabulary() == WORDS
     saved = save_model_directory(classifier, tmp_path / "classifier", "classifier")
     with pytest.raises(UserInputError, match=r"holds a classifier, not a language model"):
         ULMFiTLanguageModel.from_preset(saved)
@@ -291,3 +291,25 @@ def test_the_command_line_takes_presets_and_fastai_folders(saved_lm, tmp_path, c
     code = cli.main(["fit-classifier", "--language-model", "no-such-preset", "--train", str(train), "--output",
                      str(tmp_path / "x"), "--quiet"])
     assert code == 2 and "no-such-preset" in capsys.readouterr().err
+
+
+def test_the_bundled_english_language_model():
+    from ulmfit_tf import datasets
+    from ulmfit_tf.model_directory import file_size
+    from ulmfit_tf.pipeline import BUNDLED_LANGUAGE_MODEL
+    from ulmfit_tf.pipeline import RECIPES
+    from ulmfit_tf.pipeline import _perplexity
+
+    assert RECIPES["small"]["language_model"] == BUNDLED_LANGUAGE_MODEL
+    assert BUNDLED_LANGUAGE_MODEL in presets.list_presets()
+    folder = presets.preset_folder(BUNDLED_LANGUAGE_MODEL)
+    assert file_size(folder) < 20e6  # in the repository
+    card = open(os.path.join(folder, "README.md"), encoding="utf-8").read()
+    for needed in ("pretraining/english_lm.sh", "CPU-hours", "per word", "Apache-2.0"):
+        assert needed in card
+    model = ULMFiTLanguageModel.from_preset(BUNDLED_LANGUAGE_MODEL)
+    assert (model.backbone.vocabulary_size, model.backbone.embedding_dim, model.backbone.hidden_dim) == (8000, 128, 320)
+    assert not model.preprocessor.reverse
+    # Trained weights: on held-out English its perplexity is far below a uniform guess over 8,000 pieces.
+    held_out = datasets.load_english_corpus()["validation"][:40]
+    assert _perplexity(model, held_out, {"bptt": 70}) < 150

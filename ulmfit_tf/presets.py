@@ -51,7 +51,15 @@ MODEL_CARD_FIELDS = ("description", "data", "command", "minutes", "validation_pe
 
 # Bundled presets: name -> {"folder": a folder under BUNDLED_DIR, "description": one line}.
 BUNDLED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled_presets")
-BUNDLED_PRESETS = {}
+BUNDLED_PRESETS = {
+    "awd_lstm_small_en": {
+        "folder": "awd_lstm_small_en",
+        "description": (
+            "English AWD-LSTM language model (embedding 128, hidden 320, 3 layers, SentencePiece 8,000), "
+            "pretrained on 2.8 M words of news, tweets and parliamentary speeches; the main job's starting point"
+        ),
+    },
+}
 
 _DROPOUTS = ("embedding_dropout", "input_dropout", "hidden_dropout", "weight_dropout")
 # The settings `from_preset(..., **kwargs)` may change: (backbone's, model's).
@@ -220,7 +228,7 @@ def save_preset(model, directory, model_card=None, overwrite=False):
         config.pop(key, None)
     config["format_version"] = PRESET_FORMAT
     config["config"]["preprocessor"] = None
-    tokenizer = model.preprocessor
+    tokenizer = getattr(model.preprocessor, "tokenizer", model.preprocessor)  # a classifier's preprocessor holds it
     if tokenizer is not None:
         tokenizer_config, asset, asset_bytes = _tokenizer_files(tokenizer)
         if config["config"].get("vocabulary") == tokenizer.get_vocabulary():
@@ -415,7 +423,7 @@ def _write_json(path, content):
 
 def _model_card(model, card, metadata):
     backbone = model.backbone
-    tokenizer = model.preprocessor
+    tokenizer = getattr(model.preprocessor, "tokenizer", model.preprocessor)  # a classifier's preprocessor holds it
     tokenizer_line = "none (the model takes token ids)"
     if tokenizer is not None:
         tokenizer_line = f"`{type(tokenizer).__name__}`, {tokenizer.vocabulary_size} tokens"

@@ -333,7 +333,8 @@ def fit_classifier(
 
     def train_data(epoch):
         return classification_dataset(
-            ids, targets, None, batch_size=batch_size, seed=seed + epoch, batch_multiple=strategy.num_replicas_in_sync
+            ids, targets, classifier.preprocessor, batch_size=batch_size, seed=seed + epoch,
+            batch_multiple=strategy.num_replicas_in_sync,
         )
 
     validation_data = None
@@ -359,7 +360,7 @@ def fit_classifier(
         schedule = [n for n in (1, 2, 3) if n < len(groups)] + [len(groups)]
         stage_callbacks.append(GradualUnfreezing(groups, schedule=schedule))
     fingerprint = dict(
-        stage="classifier", language_model=weights_digest(source), tokenizer=tokenizer_digest(classifier.preprocessor),
+        stage="classifier", language_model=weights_digest(source), tokenizer=tokenizer_digest(classifier.preprocessor.tokenizer),
         texts=digest(texts), labels=digest(np.asarray(targets)), validation=digest(validation),
         label_names=label_names, problem_type=problem_type, batch_size=batch_size, epochs=epochs,
         learning_rate=learning_rate, factor=factor, gradual_unfreezing=gradual_unfreezing,

@@ -182,7 +182,7 @@ def test_classifier_with_vocab_and_labels_takes_raw_strings(fixture, clas_state,
     classifier = classifier_from(clas_state, fixture, vocab=vocab, labels=["neg", "neutral", "pos"])
     assert classifier.label_names == ["neg", "neutral", "pos"]
     texts = ["Good film.", "w3 w4 film film ."]
-    ids = classifier.preprocessor(texts).to_list()
+    ids = classifier.preprocessor.tokenizer(texts).to_list()
     assert ids[0] == [2, 8, 297, 298, 299] and ids[1][0] == 2
     from_strings = classifier.predict(texts, verbose=0)
     padded = np.ones((2, 6), "int32")

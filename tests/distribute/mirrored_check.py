@@ -101,7 +101,7 @@ for name, strategy in (("default", default), ("mirrored", mirrored)):
     result[f"classifier/{name}"] = classifier.history.history
     with strategy.scope():
         classifier.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
-    ids = classifier.preprocessor(tf.constant(texts[:64])).to_tensor(default_value=1)
+    ids = classifier.preprocessor(tf.constant(texts[:64]))
     finder = lr_find(classifier, (ids, np.array(labels[:64])), num_steps=8, batch_size=16)
     result[f"lr_find/{name}"] = [float(v) for v in finder.losses]
 print(json.dumps(result))

@@ -1,12 +1,17 @@
+import json
+import zipfile
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.conftest import save_and_reload
 from ulmfit_tf.models import AWDLSTMBackbone
 from ulmfit_tf.models import ULMFiTLanguageModel
 from ulmfit_tf.models import ULMFiTTextClassifier
 from ulmfit_tf.text import SentencePieceTokenizer
+from ulmfit_tf.text import ULMFiTTextClassifierPreprocessor
 
 _WORDS = ["the", "film", "cast", "plot", "and", "a", "story", "its"]
 _RNG = np.random.default_rng(0)
@@ -91,13 +96,80 @@ def test_multi_label_and_bounded_regression():
     targets = multi.encode_targets([["a", "c"], ["b"]] * 8)
     assert targets[:2].tolist() == [[1, 0, 1], [0, 1, 0]]
     multi.fit(ids, targets, epochs=1, verbose=0)
-    probabilities = multi.probabilities(multi.predict(ids, verbose=0)).numpy()
-    assert ((probabilities > 0) & (probabilities < 1)).all()
+    logits = multi.predict(ids, verbose=0)
+    np.testing.assert_allclose(multi.probabilities(logits).numpy(), 1 / (1 + np.exp(-logits)), rtol=1e-5)
     regression = classifier(num_classes=1, problem_type="regression", y_range=(1.0, 5.0))
     regression.compile()
     regression.fit(ids, np.linspace(1, 5, 16), epochs=1, verbose=0)
+    head_outputs = keras.Model(regression.inputs, regression.head.output).predict(ids, verbose=0)
     values = regression.predict(ids, verbose=0)
-    assert ((values > 1.0) & (values < 5.0)).all()
+    np.testing.assert_allclose(values, 1.0 + 4.0 / (1 + np.exp(-head_outputs)), rtol=1e-5)
+
+
+def test_pads_with_the_backbones_padding_id(tokenizer):
+    """Texts were padded with 1 whatever the backbone's `padding_id`: a batch's short texts read padding."""
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, 8, 12, 2, padding_id=3, seed=1)
+    model = ULMFiTTextClassifier(backbone, 2, preprocessor=tokenizer, bptt=3, max_len=6, seed=1)
+    assert isinstance(model.preprocessor, ULMFiTTextClassifierPreprocessor) and model.preprocessor.padding_id == 3
+    texts = [TEXTS[0], " ".join(TEXTS[1:6]), ""]
+    alone = np.concatenate([model.predict([text], verbose=0) for text in texts])
+    np.testing.assert_allclose(model.predict(texts, verbose=0), alone, atol=1e-6)
+    dataset = tf.data.Dataset.from_tensor_slices(texts).batch(3)
+    np.testing.assert_allclose(model.predict(dataset, verbose=0), alone, atol=1e-6)
+    with pytest.raises(ValueError, match=r"must pad with the backbone's `padding_id` \(3\)\. Received: preprocessor.padding_id=1"):
+        model.preprocessor = ULMFiTTextClassifierPreprocessor(tokenizer)
+
+
+def test_long_documents_are_read_by_their_last_tokens(tokenizer):
+    """Documents over 8,192 tokens kept their first ones, where BPT3C pools the last ones."""
+    model = classifier(bptt=8, max_len=16, preprocessor=tokenizer)
+    text = "dull slow plot " * 2000 + "fine moving story " * 1000
+    ids = tokenizer([text])[0].numpy()
+    assert len(ids) > model.preprocessor.max_tokens == 8192
+    predicted = model.predict([text], verbose=0)
+    np.testing.assert_allclose(predicted, model(ids[None, -8192:]), atol=1e-5)
+    assert np.abs(predicted - model(ids[None, :8192])).max() > 1e-4
+
+
+def test_string_datasets_are_cut_and_mapped_for_validation_too(tokenizer):
+    """A `tf.data` dataset of strings was not cut to `max_tokens`, and `validation_data` as one was not mapped."""
+    model = ULMFiTTextClassifier.from_language_model(
+        language_model(tokenizer.vocabulary_size), 2, label_names=["fresh", "rotten"], seed=1,
+        preprocessor=ULMFiTTextClassifierPreprocessor(tokenizer, max_tokens=5),
+    )
+    labels = np.array([0, 1] * 24, "int32")
+    strings = tf.data.Dataset.from_tensor_slices((TEXTS, labels)).batch(8)
+    (ids, targets), *_ = list(model.text_dataset(strings))
+    last = [row[-5:] for row in tokenizer(TEXTS[:8]).to_list()]
+    assert max(len(row) for row in tokenizer(TEXTS[:8]).to_list()) > 5
+    assert ids.numpy().tolist() == [row + [1] * (5 - len(row)) for row in last]
+    assert targets.numpy().tolist() == labels[:8].tolist()
+    model.compile(optimizer=keras.optimizers.Adam(0.02))
+    history = model.fit(TEXTS, LABELS, batch_size=8, epochs=1, verbose=0, validation_data=strings)
+    expected = model.evaluate(strings, verbose=0, return_dict=True)
+    np.testing.assert_allclose(history.history["val_loss"][-1], expected["loss"], rtol=1e-5)
+
+
+def test_loads_keras_files_whose_preprocessor_is_a_bare_tokenizer(tokenizer, tmp_path):
+    """Classifiers saved before `ULMFiTTextClassifierPreprocessor` had the tokenizer as `preprocessor`."""
+    model = classifier(preprocessor=tokenizer, label_names=["fresh", "rotten"])
+    new_file, old_file = tmp_path / "new.keras", tmp_path / "old.keras"
+    model.save(new_file)
+    # The layout those files have: the tokenizer's config and its asset at the preprocessor's place.
+    with zipfile.ZipFile(new_file) as new, zipfile.ZipFile(old_file, "w") as old:
+        for name in new.namelist():
+            content = new.read(name)
+            if name == "config.json":
+                config = json.loads(content)
+                config["config"]["preprocessor"] = keras.saving.serialize_keras_object(tokenizer)
+                content = json.dumps(config)
+            old.writestr(name.replace("assets/preprocessor/tokenizer/", "assets/preprocessor/"), content)
+    with zipfile.ZipFile(old_file) as old:
+        assert "assets/preprocessor/sentencepiece.model" in old.namelist()
+    reloaded = keras.saving.load_model(old_file)
+    assert isinstance(reloaded.preprocessor, ULMFiTTextClassifierPreprocessor)
+    assert reloaded.preprocessor.tokenizer.proto == tokenizer.proto and reloaded.preprocessor.padding_id == 1
+    np.testing.assert_allclose(reloaded.predict(TEXTS[:4], verbose=0), model.predict(TEXTS[:4], verbose=0), atol=1e-6)
 
 
 def test_errors():

@@ -187,7 +187,7 @@ def test_keras_saved_model_and_tflite_read_the_same_text(entry_points, classifie
         if labels is not None:
             assert labels == [["fresh", "rotten"][i] for i in expected.argmax(axis=1)], name
     np.testing.assert_allclose(keras_probabilities(classifier, np.array(AWKWARD, dtype=object)), expected, atol=1e-6)
-    ids = dict(zip(AWKWARD, classifier.preprocessor(AWKWARD).to_list()))
+    ids = dict(zip(AWKWARD, classifier.preprocessor.tokenizer(AWKWARD).to_list()))
     (batch, _), = list(classifier.text_dataset(AWKWARD, batch_size=len(AWKWARD)))
     for row, text in zip(batch.numpy().tolist(), AWKWARD):
         assert row[: len(ids[text])] == ids[text]  # what training reads

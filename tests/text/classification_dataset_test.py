@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from ulmfit_tf.models import AWDLSTMBackbone
 from ulmfit_tf.text import classification_dataset
+from ulmfit_tf.text import ULMFiTTextClassifierPreprocessor
 from ulmfit_tf.text import encode_labels
 from ulmfit_tf.text.classification_dataset import tokenize_all
 
@@ -52,12 +53,24 @@ def test_reshuffled_each_epoch_and_seeded():
     assert again == first
 
 
-def test_long_documents_are_capped():
-    long_text = " ".join(["7"] * 5000)
+def test_long_documents_keep_their_last_tokens():
+    """They kept their first ones, where BPT3C pools a document's end."""
+    long_text = " ".join(str(10 + i % 50) for i in range(5000))
     x, _ = next(iter(classification_dataset([long_text, "8"], [0, 1], numbers, max_length=1000, shuffle=False)))
-    assert x.shape == (2, 1000)
+    assert x.numpy().tolist() == [[10 + i % 50 for i in range(4000, 5000)], [2, 8] + [1] * 998]
     x, _ = next(iter(classification_dataset([long_text], [0], numbers, max_length=None, shuffle=False)))
     assert x.shape == (1, 5001)
+
+
+def test_the_classifiers_preprocessor_sets_the_cut_and_the_padding_id():
+    preprocessor = ULMFiTTextClassifierPreprocessor(numbers, max_tokens=3, padding_id=0)
+    x, _ = next(iter(classification_dataset(["11 12 13 14", "15"], [0, 1], preprocessor, max_length=50, shuffle=False)))
+    assert x.numpy().tolist() == [[12, 13, 14], [2, 15, 0]]
+    expected = sorted(row[-3:] for row in numbers(tf.constant(TEXTS)).to_list())
+    for data in (classification_dataset(TEXTS, TARGETS, preprocessor, batch_size=16, seed=0),
+                 classification_dataset(tokenize_all(TEXTS, numbers), TARGETS, preprocessor, batch_size=16, seed=0)):
+        assert sorted([i for i in row if i != 0] for x, _ in data for row in x.numpy().tolist()) == expected
+    assert tokenize_all(["11 12 13 14", ""], preprocessor).to_list() == [[12, 13, 14], [2]]
 
 
 def test_labels_from_strings_ints_multi_label_and_regression():

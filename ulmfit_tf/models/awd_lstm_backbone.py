@@ -4,7 +4,7 @@ from keras import ops
 from ulmfit_tf.layers.embedding_dropout import EmbeddingDropout
 from ulmfit_tf.layers.rnn_dropout import RNNDropout
 from ulmfit_tf.layers.weight_drop_lstm import WeightDropLSTM
-from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
+from ulmfit_tf.models.dropouts import LANGUAGE_MODEL_DROPOUTS
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")

@@ -6,7 +6,7 @@ from ulmfit_tf.distribute import distribute_fixes
 from ulmfit_tf.layers.activation_regularization import ActivationRegularization
 from ulmfit_tf.layers.rnn_dropout import RNNDropout
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
-from ulmfit_tf.models.presets import LANGUAGE_MODEL_DROPOUTS
+from ulmfit_tf.models.dropouts import LANGUAGE_MODEL_DROPOUTS
 from ulmfit_tf.presets import PresetMixin
 from ulmfit_tf.text.vocabulary import Vocabulary
 from ulmfit_tf.text.word_tokenizer import WordTokenizer

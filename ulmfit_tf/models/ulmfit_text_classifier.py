@@ -29,8 +29,9 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
     """ULMFiT's text classifier: AWD-LSTM encoder, concat pooling, head.
 
     Token ids `(batch, timesteps)`, padded after the text with the
-    backbone's `padding_id` (fastai's `xxpad`, 1), go through the backbone (which masks the padding), then `ConcatPooling`
-    of the last hidden state, the max and the mean over the pooled positions,
+    backbone's `padding_id` (fastai's `xxpad`, 1), go through the backbone
+    (which masks the padding), then `ConcatPooling` of the last hidden
+    state, the max and the mean over the pooled positions (`LastChunksMask`),
     then `PoolingClassifierHead`. The outputs are float32 logits for
     classification (`probabilities()` turns them into softmax or sigmoid
     probabilities), and the predicted values for regression (squashed into

@@ -207,8 +207,9 @@ def _read_pieces(proto):
     """The piece of each id of a serialized SentencePiece `ModelProto`."""
     try:
         processor = sentencepiece.SentencePieceProcessor(model_proto=proto)
+        size = processor.get_piece_size()
     except RuntimeError:
-        processor = None
-    if processor is None or not processor.get_piece_size():
+        size = 0
+    if not size:
         raise ValueError("Argument `proto` is not a serialized SentencePiece model.")
-    return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    return [processor.id_to_piece(i) for i in range(size)]

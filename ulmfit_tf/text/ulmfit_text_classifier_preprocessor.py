@@ -146,5 +146,10 @@ def last_tokens(ids, max_tokens):
 
     Returns:
         `ids` with each row cut to its last `max_tokens` entries.
+
+    Example:
+
+    >>> last_tokens(tf.ragged.constant([[2, 7, 8, 9], [2]]), 2).to_list()
+    [[8, 9], [2]]
     """
     return ids if max_tokens is None else ids[:, -max_tokens:]

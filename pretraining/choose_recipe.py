@@ -1,0 +1,89 @@
+"""The classifier recipe from a language model, chosen on the validation split.
+
+Fine-tunes the language model (a preset or model folder) on the Rotten
+Tomatoes training reviews plus the plot summaries once (or loads the
+fine-tuned folder given with `--tuned`), then fits each classifier variant
+and appends one line per variant to `recipes.jsonl` beside this file:
+validation accuracy (what the choice is made on) and, for reference, test
+accuracy.
+
+    python pretraining/choose_recipe.py --language-model awd_lstm_small_en --tuned runs/tuned \\
+        --variants all-layers gradual-unfreezing
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+
+from report import cpu_name  # noqa: E402
+
+from ulmfit_tf import stages  # noqa: E402
+from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
+from ulmfit_tf.model_directory import save_model_directory  # noqa: E402
+from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
+from ulmfit_tf.pipeline import RECIPES  # noqa: E402
+from ulmfit_tf.pipeline import bundled_task  # noqa: E402
+
+VARIANTS = {
+    "all-layers": dict(gradual_unfreezing=False, factor=1.0, dropout_multiplier=0.5),
+    "all-layers-discriminative": dict(gradual_unfreezing=False, factor=2.6, dropout_multiplier=0.5),
+    "gradual-unfreezing": dict(gradual_unfreezing=True, factor=2.6, dropout_multiplier=0.5),
+    "all-layers-dropout-1": dict(gradual_unfreezing=False, factor=1.0, dropout_multiplier=1.0),
+    "all-layers-dropout-0.3": dict(gradual_unfreezing=False, factor=1.0, dropout_multiplier=0.3),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--language-model", required=True, help="preset name or folder")
+    parser.add_argument("--tuned", required=True, help="folder of the fine-tuned LM (made here when missing)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--recipe", default="small")
+    parser.add_argument("--finetune-epochs", type=int, default=None)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[None], help="classifier epochs to try")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42])
+    args = parser.parse_args()
+    recipe = RECIPES[args.recipe]
+    train, validation, test, unlabelled = bundled_task()
+    finetune_epochs = args.finetune_epochs or recipe["finetune_epochs"]
+    if os.path.isdir(args.tuned):
+        tuned = load_model_directory(args.tuned, "language_model")
+        finetune_minutes = None
+    else:
+        start = time.time()
+        tuned = stages.finetune_language_model(
+            ULMFiTLanguageModel.from_preset(args.language_model), list(train[0]) + list(unlabelled),
+            list(validation[0]), batch_size=recipe["lm_batch_size"], bptt=recipe["bptt"], epochs=finetune_epochs,
+            learning_rate=recipe["finetune_learning_rate"], seed=42, verbose=2,
+        )
+        finetune_minutes = round((time.time() - start) / 60, 2)
+        save_model_directory(tuned, args.tuned, "language_model", fingerprint=getattr(tuned, "fingerprint", None))
+    for name in args.variants:
+        for epochs in args.epochs:
+            for seed in args.seeds:
+                start = time.time()
+                classifier = stages.fit_classifier(
+                    tuned, *train, validation=validation, batch_size=recipe["classifier_batch_size"],
+                    epochs=epochs or recipe["classifier_epochs"], learning_rate=recipe["classifier_learning_rate"],
+                    seed=seed, verbose=0, **VARIANTS[name],
+                )
+                row = dict(
+                    language_model=args.language_model, finetune_epochs=finetune_epochs,
+                    finetune_minutes=finetune_minutes, variant=name, **VARIANTS[name],
+                    epochs=epochs or recipe["classifier_epochs"], seed=seed,
+                    validation=round(stages.evaluate(classifier, *validation)["accuracy"], 4),
+                    test=round(stages.evaluate(classifier, *test)["accuracy"], 4),
+                    minutes=round((time.time() - start) / 60, 2), cpu=cpu_name(), date=time.strftime("%Y-%m-%d"),
+                )
+                print(json.dumps(row), flush=True)
+                with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes.jsonl"), "a") as f:
+                    f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
