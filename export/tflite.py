@@ -24,6 +24,7 @@ from ulmfit_tf.export.tflite_runner import litert_interpreter
 from ulmfit_tf.export.tflite_runner import text_op_registerers
 from ulmfit_tf.model_directory import check_new_file
 from ulmfit_tf.model_directory import write_file_atomically
+from ulmfit_tf.options import QUANTIZATIONS
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
 
@@ -42,8 +43,6 @@ from ulmfit_tf.export.tflite_runner import litert_interpreter as _interpreter  #
 from ulmfit_tf.export.tflite_runner import text_op_registerers as _text_op_registerers  # noqa: F401
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS  # noqa: F401
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID  # noqa: F401
-
-QUANTIZATIONS = ("none", "float16", "dynamic_int8", "int8")
 
 
 def export_tflite(classifier, path, quantization="none", representative_texts=None, overwrite=False):

@@ -15,6 +15,10 @@ import tempfile
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from ulmfit_tf.options import DTYPE_POLICIES  # noqa: E402  (no TensorFlow: --help stays fast)
+from ulmfit_tf.options import QUANTIZATIONS  # noqa: E402
+from ulmfit_tf.options import STRATEGIES  # noqa: E402
+
 EXIT_BAD_INPUT = 2
 
 
@@ -92,11 +96,11 @@ def build_parser():
         command.add_argument("--batch-size", type=positive_int, default=batch_size)
         command.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs here")
         command.add_argument(
-            "--strategy", default="default", choices=["default", "mirrored", "multi-worker", "tpu"],
+            "--strategy", default="default", choices=STRATEGIES,
             help="tf.distribute strategy; multi-worker reads the cluster from TF_CONFIG",
         )
         command.add_argument(
-            "--dtype-policy", default=None, choices=["float32", "mixed_bfloat16", "mixed_float16"],
+            "--dtype-policy", default=None, choices=DTYPE_POLICIES,
             help="mixed precision (mixed_bfloat16 on CPU/TPU, mixed_float16 on GPU)",
         )
 
@@ -175,7 +179,7 @@ def build_parser():
     export.add_argument("--version", type=positive_int, default=1, help="SavedModel version folder")
     overwrite_option(export, "the SavedModel version folder or .tflite file")
     export.add_argument("--tflite", metavar="FILE", help="write a .tflite file here")
-    export.add_argument("--quantization", default="dynamic_int8", choices=["none", "float16", "dynamic_int8", "int8"])
+    export.add_argument("--quantization", default="dynamic_int8", choices=QUANTIZATIONS)
     export.add_argument("--representative-data", metavar="FILE", help="texts calibrating --quantization int8")
     data_options(export, labels=False)
 

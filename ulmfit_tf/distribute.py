@@ -25,9 +25,8 @@ import tensorflow as tf
 from ulmfit_tf import _keras_internals
 from ulmfit_tf import _tensorflow_internals
 from ulmfit_tf.errors import UserInputError
-
-STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
-DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+from ulmfit_tf.options import DTYPE_POLICIES  # noqa: F401  (also importable from here)
+from ulmfit_tf.options import STRATEGIES
 
 
 def get_strategy(name="default"):

@@ -56,15 +56,15 @@ def test_reshuffled_each_epoch_and_seeded():
 def test_long_documents_keep_their_last_tokens():
     """They kept their first ones, where BPT3C pools a document's end."""
     long_text = " ".join(str(10 + i % 50) for i in range(5000))
-    x, _ = next(iter(classification_dataset([long_text, "8"], [0, 1], numbers, max_length=1000, shuffle=False)))
+    x, _ = next(iter(classification_dataset([long_text, "8"], [0, 1], numbers, max_tokens=1000, shuffle=False)))
     assert x.numpy().tolist() == [[10 + i % 50 for i in range(4000, 5000)], [2, 8] + [1] * 998]
-    x, _ = next(iter(classification_dataset([long_text], [0], numbers, max_length=None, shuffle=False)))
+    x, _ = next(iter(classification_dataset([long_text], [0], numbers, max_tokens=None, shuffle=False)))
     assert x.shape == (1, 5001)
 
 
 def test_the_classifiers_preprocessor_sets_the_cut_and_the_padding_id():
     preprocessor = ULMFiTTextClassifierPreprocessor(numbers, max_tokens=3, padding_id=0)
-    x, _ = next(iter(classification_dataset(["11 12 13 14", "15"], [0, 1], preprocessor, max_length=50, shuffle=False)))
+    x, _ = next(iter(classification_dataset(["11 12 13 14", "15"], [0, 1], preprocessor, max_tokens=50, shuffle=False)))
     assert x.numpy().tolist() == [[12, 13, 14], [2, 15, 0]]
     expected = sorted(row[-3:] for row in numbers(tf.constant(TEXTS)).to_list())
     for data in (classification_dataset(TEXTS, TARGETS, preprocessor, batch_size=16, seed=0),
@@ -112,3 +112,9 @@ def test_pretokenized_ids_give_the_same_batches_and_tokenizing_shows_progress(ca
         np.testing.assert_array_equal(y1.numpy(), y2.numpy())
     with pytest.raises(ValueError, match="same length"):
         classification_dataset(ids, TARGETS[:5], None)
+
+
+def test_max_length_is_the_deprecated_name_of_max_tokens():
+    with pytest.warns(DeprecationWarning, match="use `max_tokens`"):
+        data = classification_dataset(["1 2 3 4 5"], [0], numbers, max_length=2, shuffle=False)
+    np.testing.assert_array_equal(next(iter(data))[0], [[4, 5]])

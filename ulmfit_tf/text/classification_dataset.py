@@ -1,11 +1,13 @@
 import sys
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ulmfit_tf.errors import UserInputError
-from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS as MAX_LENGTH
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS as MAX_LENGTH  # noqa: F401  (old name)
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import last_tokens
@@ -68,9 +70,10 @@ def classification_dataset(
     batch_size=64,
     shuffle=True,
     seed=None,
-    max_length=MAX_LENGTH,
+    max_tokens=MAX_TOKENS,
     num_buckets=8,
     batch_multiple=1,
+    max_length=None,
 ):
     """Batches of `(token_ids, targets)` for a text classifier.
 
@@ -101,15 +104,17 @@ def classification_dataset(
         shuffle: Boolean, reshuffle every epoch (training); `False` keeps
             the order of `texts` and does no bucketing (evaluation).
         seed: Optional integer, seed of the shuffle.
-        max_length: Optional integer, the most tokens kept per text (its
+        max_tokens: Optional integer, the most tokens kept per text (its
             last ones) when `tokenizer` is not a preprocessor, which has its
-            own `max_tokens`; `None` keeps every token.
+            own `max_tokens`; `None` keeps every token. (Not `max_len`,
+            the classifier's BPT3C pooled tokens.)
         num_buckets: Integer, number of length buckets.
         batch_multiple: Integer; when shuffling, every batch holds a
             multiple of this many texts: the replicas of a `tf.distribute`
             strategy then share each batch evenly. The fewer than
             `batch_multiple` texts left over in a length bucket sit out
             that epoch (fastai's training loader drops a whole last batch).
+        max_length: Deprecated name of `max_tokens`.
 
     Returns:
         A `tf.data.Dataset` of `(token_ids, targets)`, `token_ids` int32 of
@@ -138,13 +143,16 @@ def classification_dataset(
             f"Argument `batch_size` must be a multiple of `batch_multiple` ({batch_multiple}). "
             f"Received: batch_size={batch_size}"
         )
-    if max_length is not None and max_length < 1:
-        raise ValueError(f"Argument `max_length` must be a positive integer or None. Received: max_length={max_length}")
+    if max_length is not None:
+        warnings.warn("`max_length` is deprecated: use `max_tokens`.", DeprecationWarning, stacklevel=2)
+        max_tokens = max_length
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"Argument `max_tokens` must be a positive integer or None. Received: max_tokens={max_tokens}")
     padding_id = PADDING_ID
     if isinstance(tokenizer, ULMFiTTextClassifierPreprocessor):  # the classifier's: its cut and padding
-        tokenizer, max_length, padding_id = tokenizer.tokenizer, tokenizer.max_tokens, tokenizer.padding_id
+        tokenizer, max_tokens, padding_id = tokenizer.tokenizer, tokenizer.max_tokens, tokenizer.padding_id
     ids = tf.cast(texts, tf.int32) if isinstance(texts, tf.RaggedTensor) else tokenize_all(texts, tokenizer)
-    ids = last_tokens(ids, max_length)
+    ids = last_tokens(ids, max_tokens)
     # Rows of a ragged tensor carry a ragged spec that `padded_batch`
     # refuses; inside `map` they are plain tensors, which `identity` keeps.
     dataset = tf.data.Dataset.from_tensor_slices((ids, targets)).map(

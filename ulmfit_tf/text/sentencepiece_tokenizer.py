@@ -10,9 +10,14 @@ import tensorflow_text as tf_text
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.text.tokenizer import Tokenizer
 from ulmfit_tf.text.tokenizer import reverse_rows
+from ulmfit_tf.text.vocabulary import BOS_ID
+from ulmfit_tf.text.vocabulary import EOS_ID
+from ulmfit_tf.text.vocabulary import PADDING_ID
+from ulmfit_tf.text.vocabulary import SPECIAL_TOKENS as _FASTAI_SPECIAL_TOKENS
+from ulmfit_tf.text.vocabulary import UNKNOWN_ID
 
-SPECIAL_TOKENS = ("xxunk", "xxpad", "xxbos", "xxeos")
-UNKNOWN_ID, PADDING_ID, BOS_ID, EOS_ID = range(4)
+# The special pieces of a SentencePiece model: fastai's first four, at their ids.
+SPECIAL_TOKENS = _FASTAI_SPECIAL_TOKENS[: EOS_ID + 1]
 PROTO_FILENAME = "sentencepiece.model"
 
 # The trainer skips longer sentences (and fails when it skips them all).

@@ -4,7 +4,8 @@ import shutil
 import keras
 import tensorflow as tf
 
-PADDING_ID = 1  # fastai's xxpad
+from ulmfit_tf.text.vocabulary import PADDING_ID  # fastai's xxpad, 1
+
 # Tokens of one document a classifier reads (its last ones, those BPT3C
 # pools), in training and in the exported models: long documents stay
 # bounded in memory.

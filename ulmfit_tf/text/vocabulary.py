@@ -5,6 +5,7 @@ import tensorflow as tf
 
 # fastai's special tokens, in fastai's order: xxunk is id 0, xxpad id 1.
 SPECIAL_TOKENS = ("xxunk", "xxpad", "xxbos", "xxeos", "xxfld", "xxrep", "xxwrep", "xxup", "xxmaj")
+UNKNOWN_ID, PADDING_ID, BOS_ID, EOS_ID = range(4)
 # fastai pads a vocabulary with this token to a multiple of 8 entries.
 PADDING_TOKEN = "xxfake"
 

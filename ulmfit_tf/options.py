@@ -1,0 +1,13 @@
+"""The names the API and the command line accept, in one place.
+
+A module of plain tuples, importable without TensorFlow, so `ulmfit-tf
+--help` lists them without loading it; `distribute` and `export` validate
+their arguments against the same tuples.
+"""
+
+# `ulmfit_tf.distribute.make_strategy`.
+STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
+# Keras' dtype policies the stages train under.
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+# `ulmfit_tf.export.export_tflite(quantization=...)`.
+QUANTIZATIONS = ("none", "float16", "dynamic_int8", "int8")
