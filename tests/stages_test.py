@@ -52,7 +52,11 @@ def test_three_stages_evaluate_and_predict(language_model, reviews, tmp_path):
     assert classifier.label_names == ["fresh", "rotten"]
     assert classifier.history.history["trainable_groups"] == [1, 2]
     metrics = stages.evaluate(classifier, *reviews["test"])
-    assert metrics["count"] == 64 and 0 <= metrics["accuracy"] <= 1
+    test_texts, test_labels = reviews["test"]
+    assert metrics["count"] == 64
+    # The accuracy is the share of predicted labels equal to the true ones, counted here independently.
+    predicted_test, _ = stages.predict(classifier, test_texts)
+    assert metrics["accuracy"] == pytest.approx(np.mean([p == y for p, y in zip(predicted_test, test_labels)]))
     assert metrics["error"] == pytest.approx(100 * (1 - metrics["accuracy"]))
     assert metrics["accuracy"] == pytest.approx(classifier.history.history["val_accuracy"][-1], abs=1e-6)
     predicted, probabilities = stages.predict(classifier, ["A triumph.", "", "x" * 5000])

@@ -71,7 +71,8 @@ def test_full_int8_is_integer_and_close_to_keras(classifier, int8_files, reviews
     np.testing.assert_array_equal(repeated[0], repeated[2])
     texts = reviews["test"][0]
     agreement = argmax_agreement(int8_files[0], texts, keras_probabilities(classifier, texts))
-    # Measured 0.989 on this classifier: 10 of its 14 disagreements are exact ties (p = 0.5 after int8).
+    # Measured 0.989 on this classifier (10 of its 14 disagreements exact ties, p = 0.5 after int8), and
+    # 0.963 once seeding the LSTM cells (WeightDropLSTM seed) changed the weights this test trains.
     assert agreement >= 0.96
     if agreement < 0.99:
         pytest.xfail(f"target: 99% argmax agreement for full int8; measured {agreement:.4f} (BENCHMARKS.md)")

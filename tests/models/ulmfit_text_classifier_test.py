@@ -170,6 +170,14 @@ def test_loads_keras_files_whose_preprocessor_is_a_bare_tokenizer(tokenizer, tmp
     assert isinstance(reloaded.preprocessor, ULMFiTTextClassifierPreprocessor)
     assert reloaded.preprocessor.tokenizer.proto == tokenizer.proto and reloaded.preprocessor.padding_id == 1
     np.testing.assert_allclose(reloaded.predict(TEXTS[:4], verbose=0), model.predict(TEXTS[:4], verbose=0), atol=1e-6)
+    # The same layout unzipped: read where it is, nothing written into the user's folder.
+    folder = tmp_path / "old_unzipped"
+    with zipfile.ZipFile(old_file) as old:
+        old.extractall(folder)
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    reloaded = keras.saving.load_model(folder)
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+    np.testing.assert_allclose(reloaded.predict(TEXTS[:4], verbose=0), model.predict(TEXTS[:4], verbose=0), atol=1e-6)
 
 
 def test_errors():

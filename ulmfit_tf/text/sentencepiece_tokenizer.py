@@ -199,6 +199,8 @@ class SentencePieceTokenizer(Tokenizer):
             f.write(self.proto)
 
     def load_assets(self, dir_path):
+        if dir_path is None:  # saved without a folder of its own (read by its owner: an old classifier file)
+            return
         self.set_proto(os.path.join(dir_path, PROTO_FILENAME))
 
     def get_config(self):

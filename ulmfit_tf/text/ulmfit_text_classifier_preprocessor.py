@@ -1,5 +1,4 @@
 import os
-import shutil
 
 import keras
 import tensorflow as tf
@@ -108,14 +107,13 @@ class ULMFiTTextClassifierPreprocessor(keras.layers.Layer):
 
     def load_assets(self, dir_path):
         # Classifiers saved before this layer existed had their tokenizer as
-        # `preprocessor`, so its files are in this layer's folder; Keras hands
-        # the tokenizer the `tokenizer/` folder below it next.
-        if dir_path is None or os.path.exists(os.path.join(dir_path, "tokenizer")):
-            return
-        names = os.listdir(dir_path)
-        os.mkdir(os.path.join(dir_path, "tokenizer"))
-        for name in names:
-            shutil.copy(os.path.join(dir_path, name), os.path.join(dir_path, "tokenizer", name))
+        # `preprocessor`, so its files are in this layer's folder: the
+        # tokenizer reads them from here (Keras then finds no `tokenizer/`
+        # folder and hands it `None`). Nothing is written: the folder may be
+        # a user's unzipped model.
+        if dir_path is not None and not os.path.exists(os.path.join(dir_path, "tokenizer")):
+            if hasattr(self.tokenizer, "load_assets"):
+                self.tokenizer.load_assets(dir_path)
 
     def get_config(self):
         config = super().get_config()
