@@ -29,7 +29,7 @@ differs. PyTorch runs with 1 thread, TensorFlow with its defaults.
   step; discriminative rates / `--factor`).
 
 Classifier numbers are accuracy on the 1,284 test reviews. Defaults are the
-`small` recipe of `ulmfit_tf.pipeline.PRESETS`; each seed in `--seeds` trains
+`small` recipe of `ulmfit_tf.pipeline.RECIPES`; each seed in `--seeds` trains
 everything again (the tokenizer and splits stay). On 2 CPU cores the default
 run takes hours: run it niced when the machine is shared.
 
@@ -61,7 +61,7 @@ from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
-from ulmfit_tf.pipeline import PRESETS  # noqa: E402
+from ulmfit_tf.pipeline import RECIPES  # noqa: E402
 from ulmfit_tf.pipeline import _split_corpus  # noqa: E402  (the pipeline's own pretraining split)
 from ulmfit_tf.text import SentencePieceTokenizer  # noqa: E402
 from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
@@ -75,7 +75,7 @@ tf.get_logger().setLevel("ERROR")
 
 
 def parse_args():
-    small = PRESETS["small"]
+    small = RECIPES["small"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     option = parser.add_argument
     option("--pretrain-words", type=int, default=small["pretrain_words"])
