@@ -609,6 +609,7 @@ def cmd_lr_find(args):
 
 def cmd_pipeline(args):
     from ulmfit_tf.errors import UserInputError
+    from ulmfit_tf.pipeline import RECIPES
     from ulmfit_tf.pipeline import bundled_corpus
     from ulmfit_tf.pipeline import bundled_task
     from ulmfit_tf.pipeline import check_pipeline_output
