@@ -50,12 +50,13 @@ def main():
     card = {
         "description": (
             f"`{args.name}`: ulmfit-tf's bundled English AWD-LSTM language model (forward), the starting point "
-            "of the main job and of `ulmfit-tf pipeline`. Pretrained on 2 CPU cores "
-            f"({cpu_name()})."
+            "of the main job and of `ulmfit-tf pipeline`. Pretrained for 6 epochs on 2 CPU cores "
+            f"({cpu_name()}): {args.minutes:.0f} minutes of wall-clock time, {args.minutes * 2 / 60:.1f} CPU-hours. "
+            f'Load it with `ULMFiTLanguageModel.from_preset("{args.name}")`.'
         ),
         "data": DATA,
         "command": COMMAND,
-        "minutes": f"{args.minutes:.0f} (on 2 cores: {args.minutes * 2 / 60:.1f} CPU-hours)",
+        "minutes": f"{args.minutes:.0f}",
         "validation_perplexity": (
             f"{per_piece:.1f} per piece, {per_word:.0f} per word ({pieces / words:.2f} pieces a word) on the "
             "held-out documents"

@@ -244,7 +244,7 @@ def save_preset(model, directory, model_card=None, overwrite=False):
 
     def write(folder):
         _write_json(os.path.join(folder, CONFIG_FILE), config)
-        model.save_weights(os.path.join(folder, WEIGHTS_FILE))
+        _save_weights_only(model, os.path.join(folder, WEIGHTS_FILE))
         if tokenizer is not None:
             _write_json(os.path.join(folder, TOKENIZER_FILE), tokenizer_config)
             os.makedirs(os.path.join(folder, os.path.dirname(asset)))
@@ -255,6 +255,16 @@ def save_preset(model, directory, model_card=None, overwrite=False):
             f.write(_model_card(model, card, metadata))
 
     return write_folder_atomically(directory, write, kind="preset", overwrite=overwrite)
+
+
+def _save_weights_only(model, path):
+    """`model.save_weights`, without the optimizer's state a compiled model's file would also hold."""
+    optimizer = getattr(model, "optimizer", None)
+    model.optimizer = None
+    try:
+        model.save_weights(path)
+    finally:
+        model.optimizer = optimizer
 
 
 def _read_json(folder, name):
