@@ -13,6 +13,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from ulmfit_tf.datasets import load_rotten_tomatoes
 
@@ -99,11 +100,22 @@ def _run_cluster(tmp_path, name, checkpoints, kill_epoch=None):
     return results
 
 
-def test_multi_worker_trains_same_weights_and_resumes_after_a_kill(tmp_path):
+def _workers_agree(tmp_path):
     uninterrupted = _run_cluster(tmp_path, "uninterrupted", tmp_path / "checkpoints_a")
     # Both workers end with the same weights, every stage.
     for key, value in uninterrupted[0].items():
         np.testing.assert_array_equal(uninterrupted[1][key], value, err_msg=key)
+    return uninterrupted
+
+
+def test_multi_worker_trains_the_same_weights_on_both_workers(tmp_path):
+    """The default run's multi-worker case: one 2-worker job (the kill-and-resume one below is `slow`)."""
+    _workers_agree(tmp_path)
+
+
+@pytest.mark.slow
+def test_multi_worker_trains_same_weights_and_resumes_after_a_kill(tmp_path):
+    uninterrupted = _workers_agree(tmp_path)
 
     # A worker dies mid-epoch 2 of pretraining; the restarted job resumes
     # from the last checkpoint (epoch 1) and ends where the uninterrupted

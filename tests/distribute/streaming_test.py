@@ -64,6 +64,7 @@ print(batches, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 
 """
 
 
+@pytest.mark.slow  # streams 100k documents; the default run keeps the glob-streaming test above
 def test_streaming_memory_stays_flat_as_the_corpus_grows(tmp_path):
     texts = [t.replace("\n", " ") for t in load_rotten_tomatoes()["train"]["texts"]]
     results = {}
