@@ -32,7 +32,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from report import write_section  # noqa: E402
 
-from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
 
@@ -57,14 +56,9 @@ def main():
     from ulmfit_tf.models import AWDLSTMBackbone
     from ulmfit_tf.models import ULMFiTLanguageModel
     from ulmfit_tf.pipeline import RECIPES
+    from ulmfit_tf.pipeline import bundled_task
 
-    reviews = datasets.load_rotten_tomatoes()
-    names = reviews["label_names"]
-
-    def split(name):
-        return reviews[name]["texts"], [names[i] for i in reviews[name]["labels"]]
-
-    train, test = split("train"), split("test")
+    train, _, test, _ = bundled_task()
     recipe = RECIPES[args.recipe]
     model_dir = os.path.join(args.pipeline_dir, "forward_{}")
     if not os.path.isdir(model_dir.format("finetuned_language_model")):
