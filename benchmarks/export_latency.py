@@ -7,7 +7,9 @@ load:
 
 - each `.tflite` file run by `ulmfit_tf.export.TFLiteClassifier` on LiteRT
   (the text goes in; tokenization is inside the file and inside the time);
-- Keras `predict_on_batch` on the 1 x 128 ids;
+- Keras `predict_on_batch` on the 1 x 128 ids, as trained (no XLA: Keras'
+  `jit_compile="auto"` is off on CPUs) and compiled with
+  `jit_compile=True` (XLA, compiled once for the shape before timing);
 - fastai 2.8's eval-mode classifier (`get_text_classifier`, seq_len 72,
   max_len 1440) on the same ids under `torch.no_grad()`, when fastai is
   installed (`pip install -e .[bench]`, then `pip install --no-deps
@@ -73,6 +75,16 @@ def text_of_length(tokenizer, corpus, length):
     raise ValueError(f"No corpus text tokenizes to exactly {length} ids.")
 
 
+def xla_copy(classifier, ids):
+    """The classifier with the same weights, compiled with `jit_compile=True` and run once on `ids`."""
+    copy = ULMFiTTextClassifier.from_config(classifier.get_config())
+    copy.predict_on_batch(ids)
+    copy.set_weights(classifier.get_weights())
+    copy.compile(jit_compile=True)
+    np.testing.assert_allclose(copy.predict_on_batch(ids), classifier.predict_on_batch(ids), atol=1e-4)
+    return copy
+
+
 def fastai_classifier(classifier):
     import torch
     from fastai.text.all import AWD_LSTM
@@ -129,6 +141,8 @@ def main():
             runner = TFLiteClassifier(files[quantization], num_threads=1)
             calls[f"TFLite {quantization}"] = lambda runner=runner: runner.predict_outputs([text])
         calls["Keras predict_on_batch"] = lambda: classifier.predict_on_batch(ids)
+        fast = xla_copy(classifier, ids)
+        calls["Keras predict_on_batch, jit_compile=True"] = lambda: fast.predict_on_batch(ids)
         if with_fastai:
             run_fastai = fastai_classifier(classifier)
             calls["fastai 2.8 eval"] = lambda: run_fastai(ids)

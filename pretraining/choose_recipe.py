@@ -78,6 +78,7 @@ def main():
                     epochs=epochs or recipe["classifier_epochs"], seed=seed,
                     validation=round(stages.evaluate(classifier, *validation)["accuracy"], 4),
                     test=round(stages.evaluate(classifier, *test)["accuracy"], 4),
+                    validation_by_epoch=[round(v, 4) for v in classifier.history.history["val_accuracy"]],
                     minutes=round((time.time() - start) / 60, 2), cpu=cpu_name(), date=time.strftime("%Y-%m-%d"),
                 )
                 print(json.dumps(row), flush=True)

@@ -64,6 +64,26 @@ def test_documents_alone_and_batched_agree_under_bpt3c():
     np.testing.assert_allclose(model.predict(batch, verbose=0), alone, atol=1e-5)
 
 
+def test_xla_predictions_match_the_plain_path(tokenizer):
+    # `compile(jit_compile=True)`: README's fast path for one request on a CPU.
+    plain, fast = (
+        ULMFiTTextClassifier.from_language_model(
+            language_model(tokenizer.vocabulary_size), 2, preprocessor=tokenizer, bptt=3, max_len=6, seed=1
+        )
+        for _ in range(2)
+    )
+    ids = np.ones((3, 11), "int32")
+    for row, n in zip(ids, (11, 5, 1)):  # BPT3C chunks, padding after the text
+        row[:n] = np.arange(2, 2 + n)
+    plain.predict_on_batch(ids)
+    fast.predict_on_batch(ids)
+    fast.set_weights(plain.get_weights())
+    fast.compile(jit_compile=True)
+    assert fast.jit_compile
+    np.testing.assert_allclose(fast.predict_on_batch(ids), plain.predict_on_batch(ids), atol=1e-5)
+    np.testing.assert_allclose(fast.predict(TEXTS[:5], verbose=0), plain.predict(TEXTS[:5], verbose=0), atol=1e-5)
+
+
 def test_pooling_mask_keeps_whole_chunks_within_max_len():
     model = classifier(bptt=3, max_len=6)
     ids = np.array([[2] * 8 + [1] * 2, [2] * 4 + [1] * 6])
