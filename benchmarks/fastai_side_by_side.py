@@ -62,7 +62,7 @@ from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
 from ulmfit_tf.pipeline import RECIPES  # noqa: E402
-from ulmfit_tf.pipeline import _split_corpus  # noqa: E402  (the pipeline's own pretraining split)
+from ulmfit_tf.pipeline import split_corpus  # noqa: E402  (the pipeline's own pretraining split)
 from ulmfit_tf.text import SentencePieceTokenizer  # noqa: E402
 from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
@@ -245,7 +245,7 @@ def run_seed(seed, data, args, fastai_recipes, results, settings, clock):
 def load_data(args):
     """The texts of every split, the tokenizer, and each split's ids (tokenized once), with summary lines printed."""
     news = [article["text"] for article in datasets.load_news_articles()]
-    news_train, news_valid = _split_corpus(news, args.pretrain_words, args.data_seed)
+    news_train, news_valid = split_corpus(news, args.pretrain_words, args.data_seed)
     reviews = datasets.load_rotten_tomatoes()
     first = (lambda items: list(items)[: args.limit]) if args.limit else list
     texts = {

@@ -21,7 +21,7 @@ from report import cpu_name  # noqa: E402
 from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
 from ulmfit_tf.pipeline import BUNDLED_LANGUAGE_MODEL  # noqa: E402
-from ulmfit_tf.pipeline import _perplexity  # noqa: E402
+from ulmfit_tf.stages import perplexity  # noqa: E402
 from ulmfit_tf.presets import BUNDLED_DIR  # noqa: E402
 from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
@@ -43,7 +43,7 @@ def main():
     args = parser.parse_args()
     model = load_model_directory(args.model, "language_model")
     validation = datasets.load_english_corpus()["validation"]
-    per_piece = _perplexity(model, validation, {"bptt": 70})
+    per_piece = perplexity(model, validation, 70)
     pieces = int(tokenize_all(validation, model.preprocessor).row_lengths().numpy().sum())
     words = sum(len(text.split()) for text in validation)
     per_word = math.exp(math.log(per_piece) * pieces / words)

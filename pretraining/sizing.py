@@ -26,7 +26,7 @@ from report import cpu_name  # noqa: E402
 
 from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
-from ulmfit_tf.pipeline import _perplexity  # noqa: E402
+from ulmfit_tf.stages import perplexity  # noqa: E402
 from ulmfit_tf.text import SentencePieceTokenizer  # noqa: E402
 from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
@@ -67,7 +67,7 @@ def main():
             dtype_policy=args.dtype_policy, verbose=2, **sizes,
         )
         minutes = (time.time() - start) / 60
-        per_piece = _perplexity(model, validation, {"bptt": args.bptt})
+        per_piece = perplexity(model, validation, args.bptt)
         pieces = int(tokenize_all(validation, tokenizer).row_lengths().numpy().sum())
         per_word = math.exp(math.log(per_piece) * pieces / validation_words)
         row = dict(

@@ -298,7 +298,7 @@ def test_the_bundled_english_language_model():
     from ulmfit_tf.model_directory import file_size
     from ulmfit_tf.pipeline import BUNDLED_LANGUAGE_MODEL
     from ulmfit_tf.pipeline import RECIPES
-    from ulmfit_tf.pipeline import _perplexity
+    from ulmfit_tf.stages import perplexity
 
     assert RECIPES["small"]["language_model"] == BUNDLED_LANGUAGE_MODEL
     assert BUNDLED_LANGUAGE_MODEL in presets.list_presets()
@@ -312,4 +312,4 @@ def test_the_bundled_english_language_model():
     assert not model.preprocessor.reverse
     # Trained weights: on held-out English its perplexity is far below a uniform guess over 8,000 pieces.
     held_out = datasets.load_english_corpus()["validation"][:40]
-    assert _perplexity(model, held_out, {"bptt": 70}) < 150
+    assert perplexity(model, held_out, 70) < 150

@@ -197,3 +197,23 @@ def test_names_that_moved_still_import_from_stages(language_model):
     tokenizer = language_model.preprocessor
     backward = stages.with_direction(tokenizer, True)
     assert backward(["A film."]).to_list() == tokenizer.with_direction(True)(["A film."]).to_list()
+
+
+def test_perplexity_is_the_exponential_of_the_validation_loss(language_model):
+    # Keras' val_loss of the last epoch read the same held-out stream, state carried, in the same windows.
+    news = [a["text"] for a in datasets.load_news_articles()[:40]]
+    value = stages.perplexity(language_model, news[36:], bptt=16)
+    assert value == pytest.approx(np.exp(language_model.history.history["val_loss"][-1]), rel=1e-4)
+    assert stages.perplexity(language_model, ["two words"], bptt=16) is None  # less than one window
+
+
+def test_split_corpus_holds_out_a_seeded_twentieth():
+    from ulmfit_tf.pipeline import split_corpus
+
+    texts = [f"text {i} " + "word " * i for i in range(1, 101)] + ["  "]
+    train, validation = split_corpus(texts, words=None, seed=3)
+    assert len(validation) == 5 and len(train) == 95 and set(train) | set(validation) == set(texts[:100])
+    assert split_corpus(texts, words=None, seed=3) == (train, validation)
+    kept, same_validation = split_corpus(texts, words=300, seed=3)
+    assert same_validation == validation and kept == train[: len(kept)]
+    assert sum(len(t.split()) for t in kept[:-1]) < 300 <= sum(len(t.split()) for t in kept)

@@ -11,7 +11,6 @@ what changed (`overwrite=True` retrains it).
 """
 
 import contextlib
-import math
 import os
 import time
 import warnings
@@ -23,7 +22,7 @@ BUNDLED_LANGUAGE_MODEL = "awd_lstm_small_en"
 
 # Training recipes: the sizes, epochs and rates of each stage.
 RECIPES = {
-    # About 12 minutes on 2 CPU cores (see README).
+    # About 8.5 minutes on 2 CPU cores from the bundled preset (see README).
     "small": dict(
         # Starts from the bundled English language model; `language_model=None` (`--pretrain`) pretrains
         # one of the sizes below on the news instead.
@@ -206,7 +205,7 @@ def _run_stages(
         return model, directory
 
     if starting_point is None:
-        pretrain_texts, valid_texts = _split_corpus(pretrain_texts, config["pretrain_words"], seed)
+        pretrain_texts, valid_texts = split_corpus(pretrain_texts, config["pretrain_words"], seed)
         log(f"pretraining corpus: {len(pretrain_texts):,} texts, {_words(pretrain_texts):,} words; "
             f"{len(valid_texts):,} held out")
         lm_sizes = dict(
@@ -374,27 +373,33 @@ def _accuracy(predicted, labels):
 
 
 def _perplexity(language_model, texts, config):
-    """Validation perplexity per token of a (stateful) language model."""
-    import keras
-    import tensorflow as tf
+    """`stages.perplexity` with the recipe's window length (the old private home, kept for scripts)."""
+    from ulmfit_tf import stages
 
-    from ulmfit_tf.text import language_model_dataset
-
-    batch_size = language_model.backbone.batch_size
-    data = language_model_dataset(texts, language_model.preprocessor, batch_size, config["bptt"], shuffle=False)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
-    # One compiled step per batch (the state variables carry over).
-    step = tf.function(lambda x, y: loss(y, language_model(x, training=False)))
-    language_model.reset_state()
-    total, count = 0.0, 0
-    for x, y in data:
-        total += float(step(x, y))
-        count += int(np.prod(y.shape))
-    language_model.reset_state()
-    return math.exp(total / count) if count else None
+    return stages.perplexity(language_model, texts, config["bptt"])
 
 
-def _split_corpus(texts, words, seed):
+def split_corpus(texts, words, seed):
+    """The pipeline's pretraining split: `(train, validation)` texts.
+
+    Empty texts are dropped; a seeded 5% of the texts (at least one) is
+    held out, and the training texts are the first of the rest up to
+    `words` words (all of them when `words` is `None`).
+
+    Args:
+        texts: List of strings.
+        words: Integer or `None`, the training words to keep.
+        seed: Integer.
+
+    Returns:
+        Two lists of strings.
+
+    Example:
+
+    ```python
+    train, validation = split_corpus(news, words=300_000, seed=42)
+    ```
+    """
     texts = [t for t in texts if t.strip()]
     order = np.random.default_rng(seed).permutation(len(texts))
     n_valid = max(1, len(texts) // 20)
@@ -404,6 +409,9 @@ def _split_corpus(texts, words, seed):
         counts = np.cumsum([len(t.split()) for t in rest])
         rest = rest[: max(1, int(np.searchsorted(counts, words)) + 1)]
     return rest, valid
+
+
+_split_corpus = split_corpus  # the old private name, used by scripts
 
 
 def _words(texts):

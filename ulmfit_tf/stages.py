@@ -16,6 +16,7 @@ probabilities of several classifiers (forward + backward ensemble).
 """
 
 import json
+import math
 import os
 
 import keras
@@ -435,6 +436,46 @@ def evaluate(classifiers, texts, labels, batch_size=64):
     targets = first.encode_targets(check_labels(labels, texts))
     _, probabilities = predict(classifiers, texts, batch_size)
     return classification_metrics(probabilities, targets, first.problem_type)
+
+
+def perplexity(language_model, texts, bptt=70):
+    """Per-token perplexity of a language model on texts, read as one stream.
+
+    The texts are laid out as in training (`language_model_dataset` without
+    shuffling: the model's batch size in rows, `bptt` tokens a window) and
+    the LSTM state carries from window to window, as fastai's `validate`
+    does. The model's state is reset before and after.
+
+    Args:
+        language_model: A `ULMFiTLanguageModel` with its `preprocessor`.
+        texts: List of strings.
+        bptt: Integer, window length.
+
+    Returns:
+        A float, or `None` when the texts hold less than one window.
+
+    Example:
+
+    ```python
+    lm = ULMFiTLanguageModel.from_preset("awd_lstm_small_en")
+    stages.perplexity(lm, ["The minister said on Tuesday that ..."])
+    ```
+    """
+    from ulmfit_tf.text import language_model_dataset
+
+    model = _language_model(language_model)
+    batch_size = model.backbone.batch_size
+    data = language_model_dataset(texts, model.preprocessor, batch_size, bptt, shuffle=False)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    # One compiled step per batch (the state variables carry over).
+    step = tf.function(lambda x, y: loss(y, model(x, training=False)))
+    model.reset_state()
+    total, count = 0.0, 0
+    for x, y in data:
+        total += float(step(x, y))
+        count += int(np.prod(y.shape))
+    model.reset_state()
+    return math.exp(total / count) if count else None
 
 
 def classifier_lr_find(language_model, texts, labels, batch_size=64, num_steps=100, plot_path=None, seed=0):
