@@ -41,7 +41,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from report import cpu_name  # noqa: E402
 from report import write_section  # noqa: E402
 
 SOURCES = ("goodhealth", "nytimeshealth", "nprhealth", "reuters_health")
@@ -105,8 +104,7 @@ def main():
     print("\n".join(lines))
     if args.write:
         details = (f"{len(train[0])} training tweets and {len(test[0])} test tweets the bundled model never read "
-                   "(seed 2026 shuffle); "
-                   f"{cpu_name()}, {os.cpu_count()} cores")
+                   "(seed 2026 shuffle)")
         write_section("A user's own CSV files", details, lines, path="RESULTS.md")
         print("wrote RESULTS.md")
 

@@ -48,8 +48,9 @@ def write_section(heading, details, table, path="BENCHMARKS.md"):
     else:
         end = text.find("\n## ", start + 1)
         text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1 :])
-    with open(path, "w") as f:
+    with open(path + ".tmp", "w") as f:  # a whole file or the old one, never half
         f.write(text)
+    os.replace(path + ".tmp", path)
 
 
 def fastai_available():
