@@ -54,18 +54,17 @@ def main():
     parser.add_argument("--write", action="store_true", help="put the table into RESULTS.md")
     args = parser.parse_args()
 
+    from results import random_copy
     from results import tfidf_logistic_regression
 
     from ulmfit_tf import stages
     from ulmfit_tf.model_directory import load_model_directory
-    from ulmfit_tf.models import AWDLSTMBackbone
     from ulmfit_tf.models import ULMFiTLanguageModel
     from ulmfit_tf.pipeline import RECIPES
 
     train, test = write_csvs(args.work_dir)
     recipe = RECIPES["small"]
     preset = ULMFiTLanguageModel.from_preset(recipe["language_model"])
-    source = preset.backbone
     scores = {"ULMFiT (`ulmfit-tf pipeline`, bundled preset)": [], "same classifier from scratch": []}
     minutes = {name: [] for name in scores}
     for seed in args.seeds:
@@ -82,10 +81,8 @@ def main():
         scores[name].append(stages.evaluate(classifier, *test)["accuracy"])
         minutes[name].append((time.time() - start) / 60)
         start = time.time()
-        backbone = AWDLSTMBackbone(source.vocabulary_size, source.embedding_dim, source.hidden_dim, source.num_layers,
-                                   dropout_multiplier=source.dropout_multiplier, seed=seed)
         scratch = stages.fit_classifier(
-            ULMFiTLanguageModel(backbone, preprocessor=preset.preprocessor), *train,
+            random_copy(preset, seed), *train,
             batch_size=recipe["classifier_batch_size"], epochs=recipe["classifier_epochs"],
             learning_rate=recipe["classifier_learning_rate"], gradual_unfreezing=False, factor=1.0,
             dropout_multiplier=recipe["classifier_dropout_multiplier"], seed=seed, verbose=0,

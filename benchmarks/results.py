@@ -53,7 +53,6 @@ def main():
     args = parse_args()
     import numpy as np
 
-    from ulmfit_tf.models import AWDLSTMBackbone
     from ulmfit_tf.models import ULMFiTLanguageModel
     from ulmfit_tf.pipeline import RECIPES
     from ulmfit_tf.pipeline import bundled_task
@@ -70,12 +69,7 @@ def main():
     else:  # the recipe starts from a bundled preset
         pretrained = ULMFiTLanguageModel.from_preset(recipe["language_model"])
     tuned = load_model_directory(model_dir.format("finetuned_language_model"), "language_model")
-    source = pretrained.backbone
-    scratch_backbone = AWDLSTMBackbone(
-        source.vocabulary_size, source.embedding_dim, source.hidden_dim, source.num_layers,
-        dropout_multiplier=source.dropout_multiplier, seed=0,
-    )
-    scratch = ULMFiTLanguageModel(scratch_backbone, preprocessor=pretrained.preprocessor)
+    scratch = random_copy(pretrained, seed=0)
     epochs = args.epochs or recipe["classifier_epochs"]
     chosen = dict(
         gradual_unfreezing=recipe["classifier_gradual_unfreezing"], factor=recipe["classifier_factor"],
@@ -132,6 +126,19 @@ def main():
     print("\n" + table)
     if args.write:
         write_results(table, args, epochs)
+
+
+def random_copy(language_model, seed):
+    """A language model of the same sizes and tokenizer with a randomly initialised encoder (from scratch)."""
+    from ulmfit_tf.models import AWDLSTMBackbone
+    from ulmfit_tf.models import ULMFiTLanguageModel
+
+    source = language_model.backbone
+    backbone = AWDLSTMBackbone(
+        source.vocabulary_size, source.embedding_dim, source.hidden_dim, source.num_layers,
+        dropout_multiplier=source.dropout_multiplier, seed=seed,
+    )
+    return ULMFiTLanguageModel(backbone, preprocessor=language_model.preprocessor)
 
 
 def tfidf_logistic_regression(train, test):
