@@ -30,6 +30,7 @@ signal in 672 speeches to rank anything.
 
 import argparse
 import csv
+import io
 import os
 import re
 import subprocess
@@ -111,6 +112,7 @@ def write_csvs(folder):
     from ulmfit_tf.datasets import NEWS_PACKAGE
     from ulmfit_tf.datasets import _zipped_csv_column
     from ulmfit_tf.datasets import load_english_corpus
+    from ulmfit_tf.model_directory import write_file_atomically
 
     columns = [_zipped_csv_column(*NEWS_PACKAGE, "healthtweets.zip", "healthtweets.csv", name)
                for name in ("text", "source_id")]
@@ -130,14 +132,15 @@ def write_csvs(folder):
             if len(chosen) < count:
                 raise RuntimeError(f"Only {len(chosen)} {name} tweets of {source!r}; {count} wanted.")
             splits[name] += [(text, source) for text in chosen]
-    os.makedirs(folder, exist_ok=True)
     for name, split in splits.items():
         split = [split[i] for i in rng.permutation(len(split))]
         splits[name] = split
-        with open(os.path.join(folder, f"{name}.csv"), "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["text", "label"])
-            writer.writerows(split)
+        content = io.StringIO(newline="")
+        csv.writer(content).writerows([("text", "label")] + split)
+        path = os.path.join(folder, f"{name}.csv")
+        if os.path.isfile(path) and open(path, encoding="utf-8", newline="").read() == content.getvalue():
+            continue  # this script's own file from an earlier run
+        write_file_atomically(path, lambda f: f.write(content.getvalue()), text=True)  # refuses any other file
     return tuple(([t for t, _ in split], [p for _, p in split]) for split in splits.values())
 
 

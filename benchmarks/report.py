@@ -48,9 +48,9 @@ def write_section(heading, details, table, path="BENCHMARKS.md"):
     else:
         end = text.find("\n## ", start + 1)
         text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1 :])
-    with open(path + ".tmp", "w") as f:  # a whole file or the old one, never half
-        f.write(text)
-    os.replace(path + ".tmp", path)
+    from ulmfit_tf.model_directory import write_file_atomically
+
+    write_file_atomically(path, lambda f: f.write(text), text=True, overwrite=True)
 
 
 def fastai_available():
