@@ -89,6 +89,7 @@ def main():
             start = time.time()
             classifier = stages.fit_classifier(
                 language_model, *data, batch_size=recipe["classifier_batch_size"], epochs=epochs,
+                min_steps=recipe.get("classifier_min_steps"),
                 learning_rate=recipe["classifier_learning_rate"], seed=seed, verbose=0, **dict(chosen, **switches),
             )
             scores.append(stages.evaluate(classifier, *test)["accuracy"])

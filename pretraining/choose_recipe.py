@@ -17,10 +17,13 @@ import os
 import sys
 import time
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
 
 from report import cpu_name  # noqa: E402
+from results import random_copy  # noqa: E402
 
 from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
@@ -35,6 +38,8 @@ VARIANTS = {
     "gradual-unfreezing": dict(gradual_unfreezing=True, factor=2.6, dropout_multiplier=0.5),
     "all-layers-dropout-1": dict(gradual_unfreezing=False, factor=1.0, dropout_multiplier=1.0),
     "all-layers-dropout-0.3": dict(gradual_unfreezing=False, factor=1.0, dropout_multiplier=0.3),
+    "all-layers-dropout-0.2": dict(gradual_unfreezing=False, factor=1.0, dropout_multiplier=0.2),
+    "all-layers-dropout-0.1": dict(gradual_unfreezing=False, factor=1.0, dropout_multiplier=0.1),
 }
 
 
@@ -47,9 +52,23 @@ def main():
     parser.add_argument("--finetune-epochs", type=int, default=None)
     parser.add_argument("--epochs", type=int, nargs="+", default=[None], help="classifier epochs to try")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
+    parser.add_argument("--min-steps", type=int, default=None, help="fit_classifier's min_steps (default: none)")
+    parser.add_argument(
+        "--from-scratch", action="store_true",
+        help="fit each variant on a randomly initialised copy of the model instead (results.py's baseline)",
+    )
+    parser.add_argument(
+        "--labels", type=int, default=None,
+        help="train on the first n of benchmarks/results.py's seeded shuffle (default: all)",
+    )
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
     train, validation, test, unlabelled = bundled_task()
+    if args.labels:  # the subsets of RESULTS.md's sample-efficiency rows
+        keep = np.random.default_rng(2018).permutation(len(train[0]))[: args.labels]
+        labelled = [train[0][i] for i in keep], [train[1][i] for i in keep]
+    else:
+        labelled = train
     finetune_epochs = args.finetune_epochs or recipe["finetune_epochs"]
     if os.path.isdir(args.tuned):
         tuned = load_model_directory(args.tuned, "language_model")
@@ -63,19 +82,22 @@ def main():
         )
         finetune_minutes = round((time.time() - start) / 60, 2)
         save_model_directory(tuned, args.tuned, "language_model", fingerprint=getattr(tuned, "fingerprint", None))
+    if args.from_scratch:
+        tuned = random_copy(tuned, seed=0)
     for name in args.variants:
         for epochs in args.epochs:
             for seed in args.seeds:
                 start = time.time()
                 classifier = stages.fit_classifier(
-                    tuned, *train, validation=validation, batch_size=recipe["classifier_batch_size"],
-                    epochs=epochs or recipe["classifier_epochs"], learning_rate=recipe["classifier_learning_rate"],
-                    seed=seed, verbose=0, **VARIANTS[name],
+                    tuned, *labelled, validation=validation, batch_size=recipe["classifier_batch_size"],
+                    epochs=epochs or recipe["classifier_epochs"], min_steps=args.min_steps,
+                    learning_rate=recipe["classifier_learning_rate"], seed=seed, verbose=0, **VARIANTS[name],
                 )
                 row = dict(
                     language_model=args.language_model, finetune_epochs=finetune_epochs,
-                    finetune_minutes=finetune_minutes, variant=name, **VARIANTS[name],
-                    epochs=epochs or recipe["classifier_epochs"], seed=seed,
+                    finetune_minutes=finetune_minutes, labels=len(labelled[0]), from_scratch=args.from_scratch,
+                    variant=name, **VARIANTS[name],
+                    epochs=len(classifier.history.epoch), min_steps=args.min_steps, seed=seed,
                     validation=round(stages.evaluate(classifier, *validation)["accuracy"], 4),
                     test=round(stages.evaluate(classifier, *test)["accuracy"], 4),
                     validation_by_epoch=[round(v, 4) for v in classifier.history.history["val_accuracy"]],

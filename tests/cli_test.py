@@ -181,6 +181,8 @@ def test_pipeline_fine_tunes_a_given_language_model_without_pretraining(files, t
     # The epochs given are the stage's: its fingerprint records them, so another value retrains it.
     code, out, err = run(argv[:-1] + ["2"], capsys)
     assert code == 2 and "classifier_epochs 1 -> 2" in err
+    code, out, err = run(argv + ["--classifier-min-steps", "50"], capsys)
+    assert code == 2 and "classifier_min_steps None -> 50" in err
     code, out, err = run(argv + ["--pretrain"], capsys)
     assert code == 2 and err.strip().endswith("Give --language-model (fine-tune it) or --pretrain (pretrain one), not both.")
     code, out, err = run(argv + ["--pretrain-texts", files["corpus"]], capsys)

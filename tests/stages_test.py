@@ -1,3 +1,4 @@
+import math
 import os
 import signal
 import subprocess
@@ -217,3 +218,21 @@ def test_split_corpus_holds_out_a_seeded_twentieth():
     kept, same_validation = split_corpus(texts, words=300, seed=3)
     assert same_validation == validation and kept == train[: len(kept)]
     assert sum(len(t.split()) for t in kept[:-1]) < 300 <= sum(len(t.split()) for t in kept)
+
+
+def test_min_steps_reads_a_small_training_set_for_more_epochs(language_model, reviews):
+    texts, labels = reviews["train"]
+    few = dict(batch_size=16, factor=1, gradual_unfreezing=False, verbose=0)
+    plain = stages.fit_classifier(language_model, texts[:40], labels[:40], epochs=1, **few)
+    steps = int(plain.optimizer.iterations)  # one epoch of 40 texts (batched by length)
+    assert len(plain.history.epoch) == 1 and 1 < steps < 20
+    classifier = stages.fit_classifier(language_model, texts[:40], labels[:40], epochs=1, min_steps=20, **few)
+    epochs = math.ceil(20 / steps)
+    assert classifier.history.epoch == list(range(epochs)) and len(classifier.history.history["loss"]) == epochs
+    assert int(classifier.optimizer.iterations) == epochs * steps >= 20
+    # A training set with enough steps keeps its epochs.
+    classifier = stages.fit_classifier(language_model, texts[:40], labels[:40], epochs=2, min_steps=steps, **few)
+    assert classifier.history.epoch == [0, 1]
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match=f"Argument `min_steps` must be a positive integer or None. Received: min_steps={bad}"):
+            stages.fit_classifier(language_model, texts, labels, min_steps=bad, verbose=0)

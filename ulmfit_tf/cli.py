@@ -143,6 +143,7 @@ def build_parser():
     fit.add_argument("--bptt", type=positive_int, default=72)
     fit.add_argument("--max-len", type=positive_int, default=1440)
     fit.add_argument("--no-gradual-unfreezing", action="store_true")
+    fit.add_argument("--min-steps", type=positive_int, default=None)
 
     evaluate = add("evaluate", "Accuracy of a classifier (or the average of several) on a labelled file.")
     evaluate.add_argument(
@@ -213,6 +214,10 @@ def build_parser():
     pipeline.add_argument("--limit", type=positive_int, help="use at most this many texts of each file (quick runs)")
     for name in ("pretrain", "finetune", "classifier"):
         pipeline.add_argument(f"--{name}-epochs", type=positive_int, help="default: the recipe's")
+    pipeline.add_argument(
+        "--classifier-min-steps", type=positive_int,
+        help="more classifier epochs for small training sets, up to this many updates (default: the recipe's)",
+    )
     for command in commands.choices.values():  # every option shows its default in --help
         for action in command._actions:
             if action.help is None:
@@ -231,6 +236,7 @@ OPTION_HELP = {
     "num_layers": "LSTM layers",
     "num_steps": "steps of the LR sweep",
     "no_gradual_unfreezing": "train all layers from the first epoch",
+    "min_steps": "more epochs for a small training set, up to this many updates",
     "language_model": "language model folder",
     "train": "labelled training file",
     "quantization": "TFLite weights and activations",
@@ -463,7 +469,8 @@ def cmd_fit_classifier(args):
         validation = read_labelled(args.validation, args) if args.validation else None
         classifier = stages.fit_classifier(
             language_model, texts, labels, validation=validation, batch_size=args.batch_size, epochs=args.epochs,
-            learning_rate=args.learning_rate, gradual_unfreezing=not args.no_gradual_unfreezing, bptt=args.bptt,
+            min_steps=args.min_steps, learning_rate=args.learning_rate,
+            gradual_unfreezing=not args.no_gradual_unfreezing, bptt=args.bptt,
             max_len=args.max_len, checkpoint_dir=_checkpoints(output), seed=args.seed, **distribution,
             callbacks=_callbacks(args, "classifier"), verbose=_verbose(args),
         )
@@ -646,6 +653,7 @@ def cmd_pipeline(args):
         seed=args.seed, language_model=starting_point, backwards=args.backwards, tensorboard_dir=args.tensorboard,
         verbose=_verbose(args), overwrite=args.overwrite, pretrain_epochs=args.pretrain_epochs,
         finetune_epochs=args.finetune_epochs, classifier_epochs=args.classifier_epochs,
+        classifier_min_steps=args.classifier_min_steps,
     )
     rows = [
         ("language model", "pretrained here" if starting_point is None else starting_point),

@@ -252,6 +252,7 @@ def fit_classifier(
     problem_type="single_label",
     batch_size=64,
     epochs=5,
+    min_steps=None,
     learning_rate=1e-2,
     factor=2.6,
     gradual_unfreezing=True,
@@ -289,6 +290,12 @@ def fit_classifier(
         problem_type: `"single_label"`, `"multi_label"` or `"regression"`.
         batch_size: Integer, texts per batch (batched by length).
         epochs: Integer. Defaults to `5` (fastai's recipe).
+        min_steps: Optional integer: a training set too small for this many
+            updates in `epochs` epochs is read for more epochs,
+            `ceil(min_steps / steps_per_epoch)`, so that few labels still get
+            `min_steps` updates (200 reviews in batches of 64 make 8 steps,
+            batched by length). The epochs run are in
+            `classifier.history.epoch`.
         learning_rate: Float, peak rate of the top group.
         factor: Float, discriminative factor; `1` trains all groups alike.
         gradual_unfreezing: Boolean; `False` trains all groups from the
@@ -306,6 +313,10 @@ def fit_classifier(
         The `ULMFiTTextClassifier`, its `preprocessor` the language model's
         and its `history` set.
     """
+    if min_steps is not None and (
+        isinstance(min_steps, bool) or not isinstance(min_steps, (int, np.integer)) or min_steps < 1
+    ):
+        raise UserInputError(f"Argument `min_steps` must be a positive integer or None. Received: min_steps={min_steps!r}")
     keras.utils.set_random_seed(seed)
     source = _language_model(language_model)
     texts = _nonempty(texts, "texts")
@@ -349,6 +360,8 @@ def fit_classifier(
             shuffle=False,
         )
     steps = int(train_data(0).cardinality())
+    if min_steps is not None:
+        epochs = max(epochs, math.ceil(min_steps / steps))
     groups = classifier.layer_groups()
     with strategy.scope():
         rate = SlantedTriangularLR(learning_rate, total_steps=steps * epochs) if slanted_triangular else learning_rate

@@ -100,6 +100,7 @@ def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callback
             )
     if merged:
         history.history = merged
+        history.epoch = list(range(initial_epoch, epochs))  # as one `fit` call's History would say
         model.history = history
 
 
