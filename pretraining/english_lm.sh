@@ -2,6 +2,7 @@
 # The bundled English language model's pretraining run (pretraining/README.md).
 # Resumable: rerun the same command after a stop; it continues from the last
 # epoch's checkpoint in $RUN/lm.checkpoints (a run with other settings is refused).
+# `english_lm.sh continue`: a second cycle from the shipped weights, into $RUN/lm_continued.
 set -euo pipefail
 RUN=${RUN:-/work/english_lm}
 cd "$(dirname "$0")/.."
@@ -15,6 +16,15 @@ for split in ("train", "validation"):
     with open(f"{sys.argv[1]}/english_{split}.txt", "w") as f:
         f.write("\n".join(t.replace("\n", " ") for t in corpus[split]) + "\n")
 PY
+fi
+if [ "${1:-}" = "continue" ]; then
+  # A second cycle on the same corpus from the bundled preset's weights: one rate for all
+  # layers (--factor 1), a fresh slanted triangular schedule peaking at 1e-2 (pretraining/README.md).
+  .venv/bin/ulmfit-tf finetune-lm --language-model awd_lstm_small_en --texts "$RUN/english_train.txt" \
+      --validation "$RUN/english_validation.txt" --output "$RUN/lm_continued" --keep-checkpoints \
+      --epochs 6 --batch-size 32 --bptt 70 --learning-rate 1e-2 --factor 1 --seed 43 \
+      2>&1 | tee -a pretraining/english_lm_continue.log
+  exit
 fi
 .venv/bin/ulmfit-tf pretrain --texts "$RUN/english_train.txt" --validation "$RUN/english_validation.txt" \
     --output "$RUN/lm" --keep-checkpoints --epochs 6 --batch-size 32 --bptt 70 \

@@ -10,6 +10,7 @@ from ulmfit_tf import cli
 from ulmfit_tf import datasets
 from ulmfit_tf import demo
 from ulmfit_tf.model_directory import load_model_directory
+from ulmfit_tf.model_directory import read_manifest
 
 TINY_LM = ["--vocabulary-size", "200", "--embedding-dim", "8", "--hidden-dim", "16", "--num-layers", "2",
            "--batch-size", "8", "--bptt", "16", "--quiet"]
@@ -57,6 +58,12 @@ def test_the_stages_from_the_command_line(files, capsys):
     code, out, err = run(["finetune-lm", "--language-model", lm, "--texts", files["train"], "--output", tuned,
                           "--batch-size", "8", "--bptt", "16", "--quiet"], capsys)
     assert code == 0, err
+    one_rate = str(root / "tuned_one_rate")
+    code, out, err = run(["finetune-lm", "--language-model", lm, "--texts", files["train"], "--output", one_rate,
+                          "--batch-size", "8", "--bptt", "16", "--factor", "1", "--quiet"], capsys)
+    assert code == 0, err
+    assert read_manifest(tuned)["fingerprint"]["factor"] == 2.6
+    assert read_manifest(one_rate)["fingerprint"]["factor"] == 1.0
     code, out, err = run(["fit-classifier", "--language-model", tuned, "--train", files["train"],
                           "--validation", files["test"], "--output", classifier, "--epochs", "2",
                           "--batch-size", "16", "--quiet"], capsys)

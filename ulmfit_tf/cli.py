@@ -130,6 +130,10 @@ def build_parser():
     data_options(finetune, labels=False)
     training_options(finetune, epochs=1, learning_rate=4e-3, batch_size=None)
     finetune.add_argument("--bptt", type=positive_int, default=None)
+    finetune.add_argument(
+        "--factor", type=positive_float, default=2.6,
+        help="discriminative factor: each layer group's rate is the one above it / factor (1: one rate for all)",
+    )
     for action in finetune._actions:
         if action.dest in ("batch_size", "bptt"):
             action.help = f"default: the language model's (else {LM_DEFAULTS[action.dest]})"
@@ -453,7 +457,7 @@ def cmd_finetune_lm(args):
         validation = read_texts(args.validation, args.text_column) if args.validation else None
         model = stages.finetune_language_model(
             language_model, texts, validation, epochs=args.epochs, learning_rate=args.learning_rate,
-            checkpoint_dir=_checkpoints(output), seed=args.seed, **settings, **distribution,
+            factor=args.factor, checkpoint_dir=_checkpoints(output), seed=args.seed, **settings, **distribution,
             callbacks=_callbacks(args, "finetune"), verbose=_verbose(args),
         )
         return _save(model, args, output, "language_model")
