@@ -20,6 +20,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
 
+import keras  # noqa: E402
 from report import cpu_name  # noqa: E402
 from results import label_subset  # noqa: E402
 from results import random_copy  # noqa: E402
@@ -42,6 +43,17 @@ VARIANTS = {
 }
 
 
+class TestByEpoch(keras.callbacks.Callback):
+    """Test accuracy after every epoch, for reference only: nothing is chosen on it."""
+
+    def __init__(self, test):
+        super().__init__()
+        self.test, self.accuracies = test, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.accuracies.append(round(stages.evaluate(self.model, *self.test)["accuracy"], 4))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--language-model", required=True, help="preset name or folder")
@@ -50,6 +62,7 @@ def main():
     parser.add_argument("--recipe", default="small")
     parser.add_argument("--finetune-epochs", type=int, default=None)
     parser.add_argument("--epochs", type=int, nargs="+", default=[None], help="classifier epochs to try")
+    parser.add_argument("--learning-rates", type=float, nargs="+", default=[None], help="classifier peak rates")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--min-steps", type=int, default=None, help="fit_classifier's min_steps (default: none)")
     parser.add_argument(
@@ -79,28 +92,33 @@ def main():
         save_model_directory(tuned, args.tuned, "language_model", fingerprint=getattr(tuned, "fingerprint", None))
     if args.from_scratch:
         tuned = random_copy(tuned, seed=0)
-    for name in args.variants:
-        for epochs in args.epochs:
-            for seed in args.seeds:
-                start = time.time()
-                classifier = stages.fit_classifier(
-                    tuned, *labelled, validation=validation, batch_size=recipe["classifier_batch_size"],
-                    epochs=epochs or recipe["classifier_epochs"], min_steps=args.min_steps,
-                    learning_rate=recipe["classifier_learning_rate"], seed=seed, verbose=0, **VARIANTS[name],
-                )
-                row = dict(
-                    language_model=args.language_model, finetune_epochs=finetune_epochs,
-                    finetune_minutes=finetune_minutes, labels=len(labelled[0]), from_scratch=args.from_scratch,
-                    variant=name, **VARIANTS[name],
-                    epochs=len(classifier.history.epoch), min_steps=args.min_steps, seed=seed,
-                    validation=round(stages.evaluate(classifier, *validation)["accuracy"], 4),
-                    test=round(stages.evaluate(classifier, *test)["accuracy"], 4),
-                    validation_by_epoch=[round(v, 4) for v in classifier.history.history["val_accuracy"]],
-                    minutes=round((time.time() - start) / 60, 2), cpu=cpu_name(), date=time.strftime("%Y-%m-%d"),
-                )
-                print(json.dumps(row), flush=True)
-                with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes.jsonl"), "a") as f:
-                    f.write(json.dumps(row) + "\n")
+    runs = [(name, epochs, rate, seed) for name in args.variants for epochs in args.epochs
+            for rate in args.learning_rates for seed in args.seeds]
+    for name, epochs, rate, seed in runs:
+        start = time.time()
+        test_by_epoch = TestByEpoch(test)
+        classifier = stages.fit_classifier(
+            tuned, *labelled, validation=validation, batch_size=recipe["classifier_batch_size"],
+            epochs=epochs or recipe["classifier_epochs"], min_steps=args.min_steps,
+            learning_rate=rate or recipe["classifier_learning_rate"], seed=seed, verbose=0,
+            callbacks=[test_by_epoch], **VARIANTS[name],
+        )
+        validation_by_epoch = [round(v, 4) for v in classifier.history.history["val_accuracy"]]
+        best = max(range(len(validation_by_epoch)), key=validation_by_epoch.__getitem__)  # first best
+        row = dict(
+            language_model=args.language_model, finetune_epochs=finetune_epochs,
+            finetune_minutes=finetune_minutes, labels=len(labelled[0]), from_scratch=args.from_scratch,
+            variant=name, **VARIANTS[name], learning_rate=rate or recipe["classifier_learning_rate"],
+            epochs=len(classifier.history.epoch), min_steps=args.min_steps, seed=seed,
+            validation=round(stages.evaluate(classifier, *validation)["accuracy"], 4),
+            test=round(stages.evaluate(classifier, *test)["accuracy"], 4),
+            validation_by_epoch=validation_by_epoch, test_by_epoch=test_by_epoch.accuracies,
+            best_validation_epoch=best + 1, test_at_best_validation_epoch=test_by_epoch.accuracies[best],
+            minutes=round((time.time() - start) / 60, 2), cpu=cpu_name(), date=time.strftime("%Y-%m-%d"),
+        )
+        print(json.dumps(row), flush=True)
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes.jsonl"), "a") as f:
+            f.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # The bundled English language model's pretraining run (pretraining/README.md).
 # Resumable: rerun the same command after a stop; it continues from the last
 # epoch's checkpoint in $RUN/lm.checkpoints (a run with other settings is refused).
-# `english_lm.sh continue`: a second cycle from the shipped weights, into $RUN/lm_continued.
+# `english_lm.sh continue`: a second cycle from the shipped weights, into $RUN/lm_continued
+# ($EPOCHS epochs, 6 by default).
 set -euo pipefail
 RUN=${RUN:-/work/english_lm}
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ if [ "${1:-}" = "continue" ]; then
   # layers (--factor 1), a fresh slanted triangular schedule peaking at 1e-2 (pretraining/README.md).
   .venv/bin/ulmfit-tf finetune-lm --language-model awd_lstm_small_en --texts "$RUN/english_train.txt" \
       --validation "$RUN/english_validation.txt" --output "$RUN/lm_continued" --keep-checkpoints \
-      --epochs 6 --batch-size 32 --bptt 70 --learning-rate 1e-2 --factor 1 --seed 43 \
+      --epochs "${EPOCHS:-6}" --batch-size 32 --bptt 70 --learning-rate 1e-2 --factor 1 --seed 43 \
       2>&1 | tee -a pretraining/english_lm_continue.log
   exit
 fi

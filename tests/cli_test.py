@@ -66,9 +66,10 @@ def test_the_stages_from_the_command_line(files, capsys):
     assert read_manifest(one_rate)["fingerprint"]["factor"] == 1.0
     code, out, err = run(["fit-classifier", "--language-model", tuned, "--train", files["train"],
                           "--validation", files["test"], "--output", classifier, "--epochs", "2",
-                          "--batch-size", "16", "--quiet"], capsys)
+                          "--batch-size", "16", "--restore-best-weights", "--quiet"], capsys)
     assert code == 0, err
-    assert "val_accuracy" in out
+    assert "val_accuracy" in out and "restored epoch" in out
+    assert read_manifest(classifier)["fingerprint"]["restore_best_weights"] is True
     code, out, err = run(["evaluate", "--model", classifier, "--data", files["test"]], capsys)
     assert code == 0, err
     assert "accuracy" in out and "count" in out
@@ -110,6 +111,8 @@ def test_the_stages_from_the_command_line(files, capsys):
         (["evaluate", "--model", classifier, "--data", files["test"], "--label-column", "stars"], "stars"),
         (["fit-classifier", "--language-model", classifier, "--train", files["train"], "--output", str(root / "x")],
          "holds a classifier, not a language model"),
+        (["fit-classifier", "--language-model", tuned, "--train", files["train"], "--output", str(root / "x"),
+          "--restore-best-weights"], "--restore-best-weights needs --validation FILE to choose the epoch on."),
         (["export", "--model", classifier], "Nothing to export"),
         (["export", "--model", classifier, "--tflite", str(root / "y.tflite"), "--quantization", "int8"],
          "needs `--representative-data FILE`"),

@@ -236,3 +236,17 @@ def test_min_steps_reads_a_small_training_set_for_more_epochs(language_model, re
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match=f"Argument `min_steps` must be a positive integer or None. Received: min_steps={bad}"):
             stages.fit_classifier(language_model, texts, labels, min_steps=bad, verbose=0)
+
+
+def test_restore_best_weights_keeps_the_epoch_of_best_validation_accuracy(language_model, reviews):
+    texts, labels = reviews["train"]
+    with pytest.raises(ValueError, match=r"Argument `restore_best_weights` needs `validation` to choose the epoch on"):
+        stages.fit_classifier(language_model, texts, labels, restore_best_weights=True, verbose=0)
+    classifier = stages.fit_classifier(
+        language_model, texts, labels, validation=reviews["test"], batch_size=16, epochs=3, factor=1,
+        gradual_unfreezing=False, restore_best_weights=True, verbose=0,
+    )
+    accuracies = classifier.history.history["val_accuracy"]
+    assert classifier.history.best_epoch == int(np.argmax(accuracies))
+    assert stages.evaluate(classifier, *reviews["test"])["accuracy"] == pytest.approx(max(accuracies), abs=1e-6)
+    assert classifier.fingerprint["restore_best_weights"] is True

@@ -148,6 +148,7 @@ def build_parser():
     fit.add_argument("--max-len", type=positive_int, default=1440)
     fit.add_argument("--no-gradual-unfreezing", action="store_true")
     fit.add_argument("--min-steps", type=positive_int, default=None)
+    fit.add_argument("--restore-best-weights", action="store_true")
 
     evaluate = add("evaluate", "Accuracy of a classifier (or the average of several) on a labelled file.")
     evaluate.add_argument(
@@ -222,6 +223,10 @@ def build_parser():
         "--classifier-min-steps", type=positive_int,
         help="more classifier epochs for small training sets, up to this many updates (default: the recipe's)",
     )
+    pipeline.add_argument(
+        "--classifier-restore-best-weights", action=argparse.BooleanOptionalAction,
+        help="end with the classifier epoch of best validation accuracy (default: the recipe's)",
+    )
     for command in commands.choices.values():  # every option shows its default in --help
         for action in command._actions:
             if action.help is None:
@@ -241,6 +246,7 @@ OPTION_HELP = {
     "num_steps": "steps of the LR sweep",
     "no_gradual_unfreezing": "train all layers from the first epoch",
     "min_steps": "more epochs for a small training set, up to this many updates",
+    "restore_best_weights": "end with the weights of the epoch of best validation accuracy (needs --validation)",
     "language_model": "language model folder",
     "train": "labelled training file",
     "quantization": "TFLite weights and activations",
@@ -405,8 +411,17 @@ def _checkpoints(output):
 
 
 def _history_rows(model):
-    history = getattr(getattr(model, "history", None), "history", {})
-    return [(name, f"{values[-1]:.4f}") for name, values in history.items() if values and name != "trainable_groups"]
+    """The last epoch's logs; with restored best weights, that epoch's (when this run trained it)."""
+    history = getattr(model, "history", None)
+    logs, best = getattr(history, "history", {}), getattr(history, "best_epoch", None)
+    if best is None:
+        at = -1
+    elif best in history.epoch:
+        at = history.epoch.index(best)
+    else:
+        return [("restored epoch", str(best + 1))]  # trained before a resume: its logs are in the checkpoint's run
+    rows = [(name, f"{values[at]:.4f}") for name, values in logs.items() if values and name != "trainable_groups"]
+    return rows if best is None else [("restored epoch", str(best + 1))] + rows
 
 
 def _print_table(rows):
@@ -465,7 +480,10 @@ def cmd_finetune_lm(args):
 
 def cmd_fit_classifier(args):
     from ulmfit_tf import stages
+    from ulmfit_tf.errors import UserInputError
 
+    if args.restore_best_weights and not args.validation:
+        raise UserInputError("--restore-best-weights needs --validation FILE to choose the epoch on.")
     distribution = _distribution(args)
     with _output(args, "classifier", distribution["strategy"]) as output:
         language_model = _load(args.language_model, "language_model")
@@ -473,7 +491,7 @@ def cmd_fit_classifier(args):
         validation = read_labelled(args.validation, args) if args.validation else None
         classifier = stages.fit_classifier(
             language_model, texts, labels, validation=validation, batch_size=args.batch_size, epochs=args.epochs,
-            min_steps=args.min_steps, learning_rate=args.learning_rate,
+            min_steps=args.min_steps, learning_rate=args.learning_rate, restore_best_weights=args.restore_best_weights,
             gradual_unfreezing=not args.no_gradual_unfreezing, bptt=args.bptt,
             max_len=args.max_len, checkpoint_dir=_checkpoints(output), seed=args.seed, **distribution,
             callbacks=_callbacks(args, "classifier"), verbose=_verbose(args),
@@ -658,6 +676,7 @@ def cmd_pipeline(args):
         verbose=_verbose(args), overwrite=args.overwrite, pretrain_epochs=args.pretrain_epochs,
         finetune_epochs=args.finetune_epochs, classifier_epochs=args.classifier_epochs,
         classifier_min_steps=args.classifier_min_steps,
+        classifier_restore_best_weights=args.classifier_restore_best_weights,
     )
     rows = [
         ("language model", "pretrained here" if starting_point is None else starting_point),

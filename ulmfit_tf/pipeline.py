@@ -38,7 +38,7 @@ RECIPES = {
         classifier_gradual_unfreezing=False, classifier_factor=1.0, classifier_dropout_multiplier=0.3,
         # Few labels get at least 240 updates (more epochs). 200 labels, validation over two seeds:
         # 0.5800 at 30 epochs (240 steps), 0.5707 at 60, 0.5630 at 6 (48 steps). All labels: unchanged.
-        classifier_min_steps=240,
+        classifier_min_steps=240, classifier_restore_best_weights=False,
     ),
     # The paper's model size, for a GPU or a long CPU run.
     "paper": dict(
@@ -47,7 +47,7 @@ RECIPES = {
         dropout_multiplier=1.0, lm_batch_size=64, bptt=72, pretrain_epochs=4, pretrain_learning_rate=5e-3,
         finetune_epochs=4, finetune_learning_rate=4e-3, classifier_batch_size=64, classifier_epochs=5,
         classifier_learning_rate=1e-2, classifier_gradual_unfreezing=True, classifier_factor=2.6,
-        classifier_dropout_multiplier=None, classifier_min_steps=None,
+        classifier_dropout_multiplier=None, classifier_min_steps=None, classifier_restore_best_weights=False,
     ),
     # Seconds, for tests.
     "tiny": dict(
@@ -56,7 +56,7 @@ RECIPES = {
         dropout_multiplier=1.0, lm_batch_size=8, bptt=20, pretrain_epochs=1, pretrain_learning_rate=5e-3,
         finetune_epochs=1, finetune_learning_rate=4e-3, classifier_batch_size=32, classifier_epochs=2,
         classifier_learning_rate=1e-2, classifier_gradual_unfreezing=True, classifier_factor=2.6,
-        classifier_dropout_multiplier=None, classifier_min_steps=None,
+        classifier_dropout_multiplier=None, classifier_min_steps=None, classifier_restore_best_weights=False,
     ),
 }
 
@@ -73,6 +73,7 @@ STAGE_SETTINGS = {
     "classifier": (
         "classifier_batch_size", "classifier_epochs", "classifier_learning_rate", "classifier_gradual_unfreezing",
         "classifier_factor", "classifier_dropout_multiplier", "classifier_min_steps",
+        "classifier_restore_best_weights",
     ),
 }
 
@@ -249,12 +250,16 @@ def _run_stages(
     def fit(checkpoint_dir):
         how = "gradual unfreezing" if config["classifier_gradual_unfreezing"] else "all layers"
         log(f"fitting the classifier on {len(train_texts):,} labelled texts ({how})")
+        restore = config["classifier_restore_best_weights"]
+        if restore and validation is None:
+            log("no validation split: the classifier keeps its last epoch's weights")
         return stages.fit_classifier(
             tuned, train_texts, train_labels, validation=validation, batch_size=config["classifier_batch_size"],
             epochs=config["classifier_epochs"], min_steps=config["classifier_min_steps"],
             learning_rate=config["classifier_learning_rate"],
             gradual_unfreezing=config["classifier_gradual_unfreezing"], factor=config["classifier_factor"],
             dropout_multiplier=config["classifier_dropout_multiplier"], checkpoint_dir=checkpoint_dir, seed=seed,
+            restore_best_weights=restore and validation is not None,
             callbacks=callbacks("classifier"), verbose=verbose,
         )
 

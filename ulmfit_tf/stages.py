@@ -267,6 +267,7 @@ def fit_classifier(
     callbacks=(),
     verbose="auto",
     min_steps=None,
+    restore_best_weights=False,
 ):
     """Stage 3: trains a text classifier on the fine-tuned encoder.
 
@@ -308,6 +309,10 @@ def fit_classifier(
             `min_steps` updates (200 reviews in batches of 64 make 8 steps,
             batched by length). The epochs run are in
             `classifier.history.epoch`.
+        restore_best_weights: Boolean; with `validation`, all the epochs
+            run and the classifier ends with the weights of the epoch of
+            best validation accuracy (lowest validation MAE for
+            regression), in `classifier.history.best_epoch` (from 0).
 
     Returns:
         The `ULMFiTTextClassifier`, its `preprocessor` the language model's
@@ -317,6 +322,11 @@ def fit_classifier(
         isinstance(min_steps, bool) or not isinstance(min_steps, (int, np.integer)) or min_steps < 1
     ):
         raise UserInputError(f"Argument `min_steps` must be a positive integer or None. Received: min_steps={min_steps!r}")
+    if restore_best_weights and validation is None:
+        raise UserInputError(
+            "Argument `restore_best_weights` needs `validation` to choose the epoch on: pass "
+            "`validation=(texts, labels)` or `restore_best_weights=False`."
+        )
     keras.utils.set_random_seed(seed)
     source = _language_model(language_model)
     texts = _nonempty(texts, "texts")
@@ -381,9 +391,14 @@ def fit_classifier(
         slanted_triangular=slanted_triangular, weight_decay=weight_decay, bptt=bptt, max_len=max_len,
         dropout_multiplier=dropout_multiplier, seed=seed, dtype_policy=_policy_name(dtype_policy),
     )
+    monitor = None
+    if restore_best_weights:
+        monitor = "val_mae" if problem_type == "regression" else "val_accuracy"
+        fingerprint["restore_best_weights"] = True  # absent when off: older checkpoints still resume
     fit_by_epoch(
         classifier, train_data, validation_data, epochs=epochs, checkpoint_dir=checkpoint_dir,
         callbacks=stage_callbacks + list(callbacks), verbose=verbose, fingerprint=fingerprint,
+        restore_best_weights=monitor,
     )
     return classifier
 

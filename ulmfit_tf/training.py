@@ -6,7 +6,9 @@ import math
 import keras
 
 from ulmfit_tf.callbacks.epoch_checkpoint import EpochCheckpoint
+from ulmfit_tf.callbacks.epoch_checkpoint import is_better
 from ulmfit_tf.distribute import is_chief
+from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.model_directory import exclusive
 
 
@@ -25,6 +27,7 @@ def fit_by_epoch(
     steps=None,
     validation_steps=None,
     fingerprint=None,
+    restore_best_weights=None,
 ):
     """`model.fit` one epoch at a time, on `train_data(epoch)`.
 
@@ -51,9 +54,19 @@ def fit_by_epoch(
         validation_steps: Optional integer, `fit`'s `validation_steps`.
         fingerprint: Optional JSON-able dict of what made the model, kept in
             the checkpoints and set as `model.fingerprint`.
+        restore_best_weights: Optional name of a log `fit` writes at each
+            epoch's end, e.g. `"val_accuracy"` (higher is better; lower for
+            names ending in `loss`, `mae` or `mse`). All the epochs run, then
+            the model gets back the weights of the epoch where it was best
+            (the first of ties), as Keras' `EarlyStopping(patience=epochs,
+            restore_best_weights=True)` and fastai's `SaveModelCallback` do.
+            With `checkpoint_dir` that epoch's checkpoint is kept beside the
+            latest, so a resumed run restores the same epoch.
 
     Returns:
-        Nothing: `model.history` holds the `History` of all epochs run.
+        Nothing: `model.history` holds the `History` of all epochs run, and
+        with `restore_best_weights` its `best_epoch` (counted from 0, as
+        `history.epoch`).
         Raises `TrainingDiverged` when an epoch ends with a non-finite loss.
 
     Example:
@@ -63,11 +76,21 @@ def fit_by_epoch(
     ```
     """
     model.fingerprint = fingerprint  # what made the model: the CLI records it in the model folder
-    checkpoint = None if checkpoint_dir is None else EpochCheckpoint(checkpoint_dir, fingerprint=fingerprint)
+    checkpoint = None
+    if checkpoint_dir is not None:
+        checkpoint = EpochCheckpoint(checkpoint_dir, fingerprint=fingerprint, monitor=restore_best_weights)
     # Under multi-worker training only the chief writes checkpoints (the folder is shared).
     writes = checkpoint is not None and is_chief(model.distribute_strategy)
     with exclusive(checkpoint_dir) if writes else contextlib.nullcontext():
+        best = _BestWeights(restore_best_weights) if restore_best_weights and checkpoint is None else None
+        callbacks = list(callbacks) + ([best] if best else [])
         _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps)
+        if restore_best_weights:
+            best_epoch = best.restore(model) if best else checkpoint.restore_best(model)
+            if getattr(model, "history", None) is not None:
+                model.history.best_epoch = best_epoch
+            if verbose != 0:
+                print(f"Restored the weights of epoch {best_epoch + 1}, the best by {restore_best_weights}.")
 
 
 def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps):
@@ -102,6 +125,27 @@ def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callback
         history.history = merged
         history.epoch = list(range(initial_epoch, epochs))  # as one `fit` call's History would say
         model.history = history
+
+
+class _BestWeights(keras.callbacks.Callback):
+    # Unlike Keras' EarlyStopping it keeps its best across `fit` calls (one per epoch here).
+    def __init__(self, monitor):
+        super().__init__()
+        self.monitor, self.best, self.epoch, self.weights = monitor, None, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise UserInputError(
+                f"Argument `restore_best_weights` must name a log of `fit`. Received: "
+                f"restore_best_weights={self.monitor!r} (the logs: {', '.join(sorted(logs or {}))})"
+            )
+        if is_better(self.monitor, value, self.best):
+            self.best, self.epoch, self.weights = value, epoch, self.model.get_weights()
+
+    def restore(self, model):
+        model.set_weights(self.weights)
+        return self.epoch
 
 
 class _StopAfterOneEpoch(keras.callbacks.Callback):

@@ -45,9 +45,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
     is not. Only folders this callback wrote (they hold an ulmfit-tf
     manifest of kind `"checkpoint"`) are read or deleted.
 
+    With a `monitor` (a log such as `"val_accuracy"`), the checkpoint of
+    the epoch best by it is kept too, and `restore_best()` loads its
+    weights at the end of the run.
+
     Args:
         directory: String, the folder of the checkpoints.
         fingerprint: Optional dict of JSON values identifying the run.
+        monitor: Optional name of a log of `fit`: higher is better, lower
+            for names ending in `loss`, `mae` or `mse`.
 
     Example:
 
@@ -58,10 +64,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, directory, fingerprint=None):
+    def __init__(self, directory, fingerprint=None, monitor=None):
         super().__init__()
         self.directory = os.fspath(directory).rstrip(os.sep) or os.sep
         self.fingerprint = fingerprint
+        self.monitor = monitor
 
     def checkpoints(self):
         """The paths of the complete checkpoints this callback wrote, oldest first."""
@@ -80,6 +87,24 @@ class EpochCheckpoint(keras.callbacks.Callback):
         paths = self.checkpoints()
         return paths[-1] if paths else None
 
+    def best(self):
+        """The path of the checkpoint best by `monitor` (the first of ties), or `None`."""
+        best_path, best_value = None, None
+        for path in self.checkpoints():
+            value = _read_state(path).get("monitored")
+            if isinstance(value, (int, float)) and is_better(self.monitor, value, best_value):
+                best_path, best_value = path, value
+        return best_path
+
+    def restore_best(self, model):
+        """Loads the weights of the `best()` checkpoint into `model`; returns its epoch, from 0."""
+        path = self.best()
+        if path is None:
+            raise UserInputError(f"No checkpoint in {self.directory!r} recorded {self.monitor!r}.")
+        with model.distribute_strategy.scope():
+            model.load_weights(os.path.join(path, WEIGHTS_FILENAME))
+        return int(_read_state(path)["epochs_completed"]) - 1
+
     def clear(self):
         """Deletes the checkpoints (after a run that ended well), and the folder if nothing else is in it."""
         for path in self.checkpoints():
@@ -91,6 +116,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             return
+        if self.monitor is not None and self.monitor not in (logs or {}):
+            raise UserInputError(
+                f"Argument `monitor` must name a log of `fit`. Received: monitor={self.monitor!r} "
+                f"(the logs: {', '.join(sorted(logs or {}))})"
+            )
         if not is_chief(self.model.distribute_strategy):
             return  # Under multi-worker training only the chief (worker 0) writes.
         os.makedirs(self.directory, exist_ok=True)
@@ -102,10 +132,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 "epochs_completed": epoch + 1,
                 "seed_generators": [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)],
             }
+            if self.monitor is not None:
+                state["monitored"] = float(logs[self.monitor])
             with open(os.path.join(partial, STATE_FILENAME), "w") as f:
                 json.dump(state, f)
 
-        previous = [path for path in self.checkpoints() if path != final]
+        best = self.best() if self.monitor is not None else None  # before this epoch's
+        if best is not None and is_better(self.monitor, float(logs[self.monitor]), _read_state(best)["monitored"]):
+            best = None
+        previous = [path for path in self.checkpoints() if path not in (final, best)]
         fingerprint = None if self.fingerprint is None else {"fingerprint": self.fingerprint}
         write_folder_atomically(final, write, "checkpoint", overwrite=True, manifest=fingerprint)
         for path in previous:
@@ -148,6 +183,22 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 f"({changes}): rerun with the settings it was made with to resume it, or delete "
                 f"{self.directory!r} to start over."
             )
+
+
+def _read_state(path):
+    try:
+        with open(os.path.join(path, STATE_FILENAME)) as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def is_better(monitor, value, best):
+    """Whether `value` of the log `monitor` beats `best` (`None`: nothing yet)."""
+    if best is None:
+        return True
+    return value < best if monitor.endswith(("loss", "mae", "mse")) else value > best
 
 
 def _seed_states(model):
