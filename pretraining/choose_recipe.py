@@ -54,6 +54,28 @@ class TestByEpoch(keras.callbacks.Callback):
         self.accuracies.append(round(stages.evaluate(self.model, *self.test)["accuracy"], 4))
 
 
+def finetuned(language_model, folder, epochs, recipe="small"):
+    """The language model fine-tuned on the training reviews + plot summaries as the main job does.
+
+    Made once and saved in `folder`; a later call loads it from there (minutes `None`).
+
+    Returns:
+        `(language model, minutes the fine-tuning took)`.
+    """
+    if os.path.isdir(folder):
+        return load_model_directory(folder, "language_model"), None
+    recipe = RECIPES[recipe]
+    train, validation, _, unlabelled = bundled_task()
+    start = time.time()
+    tuned = stages.finetune_language_model(
+        ULMFiTLanguageModel.from_preset(language_model), list(train[0]) + list(unlabelled),
+        list(validation[0]), batch_size=recipe["lm_batch_size"], bptt=recipe["bptt"], epochs=epochs,
+        learning_rate=recipe["finetune_learning_rate"], seed=42, verbose=2,
+    )
+    save_model_directory(tuned, folder, "language_model", fingerprint=getattr(tuned, "fingerprint", None))
+    return tuned, round((time.time() - start) / 60, 2)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--language-model", required=True, help="preset name or folder")
@@ -78,18 +100,7 @@ def main():
     train, validation, test, unlabelled = bundled_task()
     labelled = label_subset(train, args.labels) if args.labels else train  # RESULTS.md's sample-efficiency rows
     finetune_epochs = args.finetune_epochs or recipe["finetune_epochs"]
-    if os.path.isdir(args.tuned):
-        tuned = load_model_directory(args.tuned, "language_model")
-        finetune_minutes = None
-    else:
-        start = time.time()
-        tuned = stages.finetune_language_model(
-            ULMFiTLanguageModel.from_preset(args.language_model), list(train[0]) + list(unlabelled),
-            list(validation[0]), batch_size=recipe["lm_batch_size"], bptt=recipe["bptt"], epochs=finetune_epochs,
-            learning_rate=recipe["finetune_learning_rate"], seed=42, verbose=2,
-        )
-        finetune_minutes = round((time.time() - start) / 60, 2)
-        save_model_directory(tuned, args.tuned, "language_model", fingerprint=getattr(tuned, "fingerprint", None))
+    tuned, finetune_minutes = finetuned(args.language_model, args.tuned, finetune_epochs, args.recipe)
     if args.from_scratch:
         tuned = random_copy(tuned, seed=0)
     runs = [(name, epochs, rate, seed) for name in args.variants for epochs in args.epochs

@@ -3,7 +3,8 @@
 # Resumable: rerun the same command after a stop; it continues from the last
 # epoch's checkpoint in $RUN/lm.checkpoints (a run with other settings is refused).
 # `english_lm.sh continue`: a second cycle from the shipped weights, into $RUN/lm_continued
-# ($EPOCHS epochs, 6 by default).
+# ($EPOCHS epochs, 6 by default). `english_lm.sh backward`: the same pretraining on reversed
+# text into $RUN/lm_backward ($EPOCHS epochs, 6 by default), for the forward + backward ensemble.
 set -euo pipefail
 RUN=${RUN:-/work/english_lm}
 cd "$(dirname "$0")/.."
@@ -25,6 +26,13 @@ if [ "${1:-}" = "continue" ]; then
       --validation "$RUN/english_validation.txt" --output "$RUN/lm_continued" --keep-checkpoints \
       --epochs "${EPOCHS:-6}" --batch-size 32 --bptt 70 --learning-rate 1e-2 --factor 1 --seed 43 \
       2>&1 | tee -a pretraining/english_lm_continue.log
+  exit
+fi
+if [ "${1:-}" = "backward" ]; then
+  .venv/bin/ulmfit-tf pretrain --texts "$RUN/english_train.txt" --validation "$RUN/english_validation.txt" \
+      --output "$RUN/lm_backward" --keep-checkpoints --epochs "${EPOCHS:-6}" --batch-size 32 --bptt 70 \
+      --vocabulary-size 8000 --embedding-dim 128 --hidden-dim 320 --learning-rate 2e-2 \
+      --dropout-multiplier 0.2 --seed 42 --backwards 2>&1 | tee -a pretraining/english_lm_backward.log
   exit
 fi
 .venv/bin/ulmfit-tf pretrain --texts "$RUN/english_train.txt" --validation "$RUN/english_validation.txt" \
