@@ -53,7 +53,7 @@ def classifier(tuned, folder, seed, recipe, train, validation):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--forward", default="awd_lstm_small_en", help="forward preset name or folder")
-    parser.add_argument("--backward", required=True, help="backward preset name or folder")
+    parser.add_argument("--backward", help="backward preset name or folder")
     parser.add_argument("--work", required=True, help="folder for the fine-tuned LMs and the classifiers")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1])
     parser.add_argument("--recipe", default="small")
@@ -62,7 +62,8 @@ def main():
     train, validation, test, _ = bundled_task()
     splits = {"validation": validation, "test": test}
     models, minutes = {}, {}
-    for direction, language_model in (("forward", args.forward), ("backward", args.backward)):
+    directions = {"forward": args.forward, "backward": args.backward} if args.backward else {"forward": args.forward}
+    for direction, language_model in directions.items():
         tuned, minutes[f"{direction}_finetune"] = finetuned(
             language_model, os.path.join(args.work, f"{direction}_tuned"), recipe["finetune_epochs"], args.recipe
         )
@@ -71,12 +72,14 @@ def main():
                 tuned, os.path.join(args.work, f"{direction}_classifier_{seed}"), seed, recipe, train, validation
             )
     members = {f"{direction} {seed}": [models[direction, seed]] for direction, seed in models}
-    members.update({f"forward + backward {seed}": [models["forward", seed], models["backward", seed]]
-                    for seed in args.seeds})
+    if args.backward:
+        members.update({f"forward + backward {seed}": [models["forward", seed], models["backward", seed]]
+                        for seed in args.seeds})
     if len(args.seeds) > 1:
-        members["forward " + " + ".join(map(str, args.seeds))] = [models["forward", seed] for seed in args.seeds]
-        members["backward " + " + ".join(map(str, args.seeds))] = [models["backward", seed] for seed in args.seeds]
-        members["all"] = list(models.values())
+        for direction in directions:
+            members[f"{direction} " + " + ".join(map(str, args.seeds))] = [models[direction, s] for s in args.seeds]
+        if args.backward:
+            members["all"] = list(models.values())
     for name, classifiers in members.items():
         row = dict(
             forward=args.forward, backward=args.backward, recipe=args.recipe, members=name,

@@ -10,7 +10,12 @@ card (data, command, CPU time, perplexity, licenses).
 
 With `--continued-epochs N` the model is the second cycle (`EPOCHS=N
 pretraining/english_lm.sh continue`, `--minutes` its time) from the first
-run's weights, whose figures (`FIRST_RUN`) the card adds.
+run's weights, whose figures (`FIRST_RUN`) the card adds. With `--backward`
+it is the reversed-text model (`EPOCHS=N pretraining/english_lm.sh backward`,
+`--epochs N`), the backward half of a forward + backward ensemble:
+
+    python pretraining/make_preset.py --model /work/english_lm/lm_backward --minutes 110 --epochs 4 \
+        --backward --name awd_lstm_small_en_backward --output pretraining/lm_backward_preset
 """
 
 import argparse
@@ -48,6 +53,9 @@ def main():
     parser.add_argument("--name", default=BUNDLED_LANGUAGE_MODEL)
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--continued-epochs", type=int, help="the model is `english_lm.sh continue`'s, N epochs")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs of the run")
+    parser.add_argument("--backward", action="store_true", help="the model is `english_lm.sh backward`'s")
+    parser.add_argument("--output", help="the preset folder (default: the bundled presets' NAME)")
     args = parser.parse_args()
     model = load_model_directory(args.model, "language_model")
     validation = datasets.load_english_corpus()["validation"]
@@ -56,10 +64,20 @@ def main():
     words = sum(len(text.split()) for text in validation)
     per_word = math.exp(math.log(per_piece) * pieces / words)
     how = (
-        f"Pretrained for 6 epochs on 2 CPU cores ({cpu_name()}): {args.minutes:.0f} minutes of wall-clock time, "
-        f"{args.minutes * 2 / 60:.1f} CPU-hours."
+        f"Pretrained for {args.epochs} epochs on 2 CPU cores ({cpu_name()}): {args.minutes:.0f} minutes of "
+        f"wall-clock time, {args.minutes * 2 / 60:.1f} CPU-hours."
     )
     command, minutes = COMMAND, args.minutes
+    what = (
+        "bundled English AWD-LSTM language model (forward), the starting point of the main job and of "
+        "`ulmfit-tf pipeline`"
+    )
+    if args.backward:
+        command = f"EPOCHS={args.epochs} {COMMAND} backward"
+        what = (
+            "English AWD-LSTM language model trained on reversed text, the backward half of a forward + "
+            "backward ensemble"
+        )
     if args.continued_epochs:
         minutes = FIRST_RUN["minutes"] + args.minutes
         how = (
@@ -71,8 +89,7 @@ def main():
         command = f"{COMMAND}, then EPOCHS={args.continued_epochs} {COMMAND} continue"
     card = {
         "description": (
-            f"`{args.name}`: ulmfit-tf's bundled English AWD-LSTM language model (forward), the starting point "
-            f"of the main job and of `ulmfit-tf pipeline`. {how} "
+            f"`{args.name}`: ulmfit-tf's {what}. {how} "
             f'Load it with `ULMFiTLanguageModel.from_preset("{args.name}")`.'
         ),
         "data": DATA,
@@ -84,7 +101,8 @@ def main():
         ),
         "license": LICENSE,
     }
-    folder = model.save_to_preset(os.path.join(BUNDLED_DIR, args.name), model_card=card, overwrite=args.overwrite)
+    output = args.output or os.path.join(BUNDLED_DIR, args.name)
+    folder = model.save_to_preset(output, model_card=card, overwrite=args.overwrite)
     print(f"wrote {folder}: validation perplexity {per_piece:.1f} per piece, {per_word:.0f} per word")
 
 
