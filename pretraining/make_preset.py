@@ -90,7 +90,7 @@ def main():
     card = {
         "description": (
             f"`{args.name}`: ulmfit-tf's {what}. {how} "
-            f'Load it with `ULMFiTLanguageModel.from_preset("{args.name}")`.'
+            f'Load it with `ULMFiTLanguageModel.from_preset("{args.output or args.name}")`.'
         ),
         "data": DATA,
         "command": command,
