@@ -11,7 +11,7 @@ and test accuracy of each classifier, of forward + backward for each seed
 classifiers of two seeds together: the control, what averaging any two
 models buys.
 
-    python pretraining/ensemble.py --backward /work/english_lm/lm_backward --work runs/ensemble --seeds 42 1
+    python pretraining/ensemble.py --backward pretraining/lm_backward_preset --work runs/ensemble --seeds 42 1
 """
 
 import argparse
