@@ -9,7 +9,9 @@ and reused), and appends to `ensemble.jsonl` beside this file the validation
 and test accuracy of each classifier, of forward + backward for each seed
 (probabilities averaged, as `stages.predict` does), and of the forward
 classifiers of two seeds together: the control, what averaging any two
-models buys.
+models buys. `minutes` are those of each fit made in this run (`None` for
+a reused folder). Without `--backward` only the forward classifiers are
+fitted and scored (to fit them while the backward model still trains).
 
     python pretraining/ensemble.py --backward pretraining/lm_backward_preset --work runs/ensemble --seeds 42 1
 """
