@@ -28,14 +28,12 @@ if [ "${1:-}" = "continue" ]; then
       2>&1 | tee -a pretraining/english_lm_continue.log
   exit
 fi
+# The first run, or with `backward` the same on reversed text.
+output=lm epochs=6 direction=() log=english_lm.log
 if [ "${1:-}" = "backward" ]; then
-  .venv/bin/ulmfit-tf pretrain --texts "$RUN/english_train.txt" --validation "$RUN/english_validation.txt" \
-      --output "$RUN/lm_backward" --keep-checkpoints --epochs "${EPOCHS:-6}" --batch-size 32 --bptt 70 \
-      --vocabulary-size 8000 --embedding-dim 128 --hidden-dim 320 --learning-rate 2e-2 \
-      --dropout-multiplier 0.2 --seed 42 --backwards 2>&1 | tee -a pretraining/english_lm_backward.log
-  exit
+  output=lm_backward epochs=${EPOCHS:-6} direction=(--backwards) log=english_lm_backward.log
 fi
 .venv/bin/ulmfit-tf pretrain --texts "$RUN/english_train.txt" --validation "$RUN/english_validation.txt" \
-    --output "$RUN/lm" --keep-checkpoints --epochs 6 --batch-size 32 --bptt 70 \
+    --output "$RUN/$output" --keep-checkpoints --epochs "$epochs" --batch-size 32 --bptt 70 \
     --vocabulary-size 8000 --embedding-dim 128 --hidden-dim 320 --learning-rate 2e-2 \
-    --dropout-multiplier 0.2 --seed 42 2>&1 | tee -a pretraining/english_lm.log
+    --dropout-multiplier 0.2 --seed 42 "${direction[@]}" 2>&1 | tee -a "pretraining/$log"
