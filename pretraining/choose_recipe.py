@@ -54,10 +54,11 @@ class TestByEpoch(keras.callbacks.Callback):
         self.accuracies.append(round(stages.evaluate(self.model, *self.test)["accuracy"], 4))
 
 
-def finetuned(language_model, folder, epochs, recipe="small"):
+def finetuned(language_model, folder, epochs, task, recipe="small"):
     """The language model fine-tuned on the training reviews + plot summaries as the main job does.
 
-    Made once and saved in `folder`; a later call loads it from there (minutes `None`).
+    Made once and saved in `folder`; a later call loads it from there (minutes `None`). `task` is
+    `bundled_task()`'s `(train, validation, test, unlabelled)`.
 
     Returns:
         `(language model, minutes the fine-tuning took)`.
@@ -65,7 +66,7 @@ def finetuned(language_model, folder, epochs, recipe="small"):
     if os.path.isdir(folder):
         return load_model_directory(folder, "language_model"), None
     recipe = RECIPES[recipe]
-    train, validation, _, unlabelled = bundled_task()
+    train, validation, _, unlabelled = task
     start = time.time()
     tuned = stages.finetune_language_model(
         ULMFiTLanguageModel.from_preset(language_model), list(train[0]) + list(unlabelled),
@@ -97,10 +98,10 @@ def main():
     )
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
-    train, validation, test, unlabelled = bundled_task()
+    task = train, validation, test, _ = bundled_task()
     labelled = label_subset(train, args.labels) if args.labels else train  # RESULTS.md's sample-efficiency rows
     finetune_epochs = args.finetune_epochs or recipe["finetune_epochs"]
-    tuned, finetune_minutes = finetuned(args.language_model, args.tuned, finetune_epochs, args.recipe)
+    tuned, finetune_minutes = finetuned(args.language_model, args.tuned, finetune_epochs, task, args.recipe)
     if args.from_scratch:
         tuned = random_copy(tuned, seed=0)
     runs = [(name, epochs, rate, seed) for name in args.variants for epochs in args.epochs

@@ -61,13 +61,14 @@ def main():
     parser.add_argument("--recipe", default="small")
     args = parser.parse_args()
     recipe = RECIPES[args.recipe]
-    train, validation, test, _ = bundled_task()
+    task = train, validation, test, _ = bundled_task()
     splits = {"validation": validation, "test": test}
     models, minutes = {}, {}
     directions = {"forward": args.forward, "backward": args.backward} if args.backward else {"forward": args.forward}
     for direction, language_model in directions.items():
         tuned, minutes[f"{direction}_finetune"] = finetuned(
-            language_model, os.path.join(args.work, f"{direction}_tuned"), recipe["finetune_epochs"], args.recipe
+            language_model, os.path.join(args.work, f"{direction}_tuned"), recipe["finetune_epochs"], task,
+            args.recipe,
         )
         for seed in args.seeds:
             models[direction, seed], minutes[f"{direction}_{seed}"] = classifier(
