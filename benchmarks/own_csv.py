@@ -62,6 +62,7 @@ def main():
     from ulmfit_tf.model_directory import load_model_directory
     from ulmfit_tf.models import ULMFiTLanguageModel
     from ulmfit_tf.pipeline import RECIPES
+    from ulmfit_tf.pipeline import classifier_options
 
     train, test = write_csvs(args.work_dir)
     recipe = RECIPES["small"]
@@ -83,11 +84,8 @@ def main():
         minutes[name].append((time.time() - start) / 60)
         start = time.time()
         scratch = stages.fit_classifier(
-            random_copy(preset, seed), *train,
-            batch_size=recipe["classifier_batch_size"], epochs=recipe["classifier_epochs"],
-            min_steps=recipe["classifier_min_steps"], learning_rate=recipe["classifier_learning_rate"],
-            gradual_unfreezing=False, factor=1.0,
-            dropout_multiplier=recipe["classifier_dropout_multiplier"], seed=seed, verbose=0,
+            random_copy(preset, seed), *train, seed=seed, verbose=0,
+            **dict(classifier_options(recipe), gradual_unfreezing=False, factor=1.0),
         )
         name = "same classifier from scratch"
         scores[name].append(stages.evaluate(scratch, *test)["accuracy"])

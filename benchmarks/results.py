@@ -56,6 +56,7 @@ def main():
     from ulmfit_tf.models import ULMFiTLanguageModel
     from ulmfit_tf.pipeline import RECIPES
     from ulmfit_tf.pipeline import bundled_task
+    from ulmfit_tf.pipeline import classifier_options
 
     train, _, test, _ = bundled_task()
     recipe = RECIPES[args.recipe]
@@ -71,10 +72,7 @@ def main():
     tuned = load_model_directory(model_dir.format("finetuned_language_model"), "language_model")
     scratch = random_copy(pretrained, seed=0)
     epochs = args.epochs or recipe["classifier_epochs"]
-    chosen = dict(
-        gradual_unfreezing=recipe["classifier_gradual_unfreezing"], factor=recipe["classifier_factor"],
-        dropout_multiplier=recipe["classifier_dropout_multiplier"],
-    )
+    chosen = dict(classifier_options(recipe), epochs=epochs)
     # Nobody trains a random encoder with gradual unfreezing: from scratch is all layers, one schedule.
     from_scratch = dict(chosen, gradual_unfreezing=False, factor=1.0)
 
@@ -82,11 +80,7 @@ def main():
         scores = []
         for seed in seeds:
             start = time.time()
-            classifier = stages.fit_classifier(
-                language_model, *data, batch_size=recipe["classifier_batch_size"], epochs=epochs,
-                min_steps=recipe.get("classifier_min_steps"),
-                learning_rate=recipe["classifier_learning_rate"], seed=seed, verbose=0, **dict(chosen, **switches),
-            )
+            classifier = stages.fit_classifier(language_model, *data, seed=seed, verbose=0, **dict(chosen, **switches))
             scores.append(stages.evaluate(classifier, *test)["accuracy"])
             print(f"  seed {seed}: {scores[-1]:.4f} ({time.time() - start:.0f}s)", flush=True)
         return float(np.mean(scores)), float(np.std(scores))

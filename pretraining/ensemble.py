@@ -8,8 +8,8 @@ classifier on it for each seed (saved in `WORK/{direction}_classifier_{seed}`
 and reused), and appends to `ensemble.jsonl` beside this file the validation
 and test accuracy of each classifier, of forward + backward for each seed
 (probabilities averaged, as `stages.predict` does), and of the forward
-classifiers of two seeds together: the control, what averaging any two
-models buys. `minutes` are those of each fit made in this run (`None` for
+classifiers of each two seeds together (the control, what averaging any two
+models buys) and of all seeds together. `minutes` are those of each fit made in this run (`None` for
 a reused folder). Without `--backward` only the forward classifiers are
 fitted and scored (to fit them while the backward model still trains).
 
@@ -17,6 +17,7 @@ fitted and scored (to fit them while the backward model still trains).
 """
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -34,6 +35,7 @@ from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
 from ulmfit_tf.model_directory import save_model_directory  # noqa: E402
 from ulmfit_tf.pipeline import RECIPES  # noqa: E402
 from ulmfit_tf.pipeline import bundled_task  # noqa: E402
+from ulmfit_tf.pipeline import classifier_options  # noqa: E402
 
 
 def classifier(tuned, folder, seed, recipe, train, validation):
@@ -42,11 +44,7 @@ def classifier(tuned, folder, seed, recipe, train, validation):
         return load_model_directory(folder, "classifier"), None
     start = time.time()
     model = stages.fit_classifier(
-        tuned, *train, validation=validation, batch_size=recipe["classifier_batch_size"],
-        epochs=recipe["classifier_epochs"], min_steps=recipe["classifier_min_steps"],
-        learning_rate=recipe["classifier_learning_rate"], gradual_unfreezing=recipe["classifier_gradual_unfreezing"],
-        factor=recipe["classifier_factor"], dropout_multiplier=recipe["classifier_dropout_multiplier"],
-        restore_best_weights=recipe["classifier_restore_best_weights"], seed=seed, verbose=0,
+        tuned, *train, validation=validation, seed=seed, verbose=0, **classifier_options(recipe)
     )
     save_model_directory(model, folder, "classifier")
     return model, round((time.time() - start) / 60, 2)
@@ -78,11 +76,12 @@ def main():
     if args.backward:
         members.update({f"forward + backward {seed}": [models["forward", seed], models["backward", seed]]
                         for seed in args.seeds})
-    if len(args.seeds) > 1:
+    groups = list(itertools.combinations(args.seeds, 2)) + ([tuple(args.seeds)] if len(args.seeds) > 2 else [])
+    for group in groups:
         for direction in directions:
-            members[f"{direction} " + " + ".join(map(str, args.seeds))] = [models[direction, s] for s in args.seeds]
-        if args.backward:
-            members["all"] = list(models.values())
+            members[f"{direction} " + " + ".join(map(str, group))] = [models[direction, s] for s in group]
+    if args.backward and len(args.seeds) > 1:
+        members["all"] = list(models.values())
     for name, classifiers in members.items():
         row = dict(
             forward=args.forward, backward=args.backward, recipe=args.recipe, members=name,

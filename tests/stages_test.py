@@ -220,6 +220,22 @@ def test_split_corpus_holds_out_a_seeded_twentieth():
     assert sum(len(t.split()) for t in kept[:-1]) < 300 <= sum(len(t.split()) for t in kept)
 
 
+def test_classifier_options_are_the_recipes_classifier_entries():
+    import inspect
+
+    from ulmfit_tf.pipeline import RECIPES
+    from ulmfit_tf.pipeline import classifier_options
+
+    assert classifier_options("small") == dict(
+        batch_size=64, epochs=6, learning_rate=1e-2, gradual_unfreezing=False, factor=1.0, dropout_multiplier=0.3,
+        min_steps=240, restore_best_weights=False,
+    )
+    assert classifier_options(dict(RECIPES["tiny"], classifier_epochs=9))["epochs"] == 9
+    assert set(classifier_options("paper")) <= set(inspect.signature(stages.fit_classifier).parameters)
+    with pytest.raises(ValueError, match=r"Argument `recipe` must be one of \('small', 'paper', 'tiny'\). Received: recipe='big'"):
+        classifier_options("big")
+
+
 def test_min_steps_reads_a_small_training_set_for_more_epochs(language_model, reviews):
     texts, labels = reviews["train"]
     few = dict(batch_size=16, factor=1, gradual_unfreezing=False, verbose=0)

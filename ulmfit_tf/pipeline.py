@@ -78,6 +78,31 @@ STAGE_SETTINGS = {
 }
 
 
+def classifier_options(recipe):
+    """The keyword arguments of `stages.fit_classifier` a recipe sets.
+
+    Args:
+        recipe: A recipe's name (see `RECIPES`) or a dict of its entries.
+
+    Returns:
+        A dict: `batch_size`, `epochs`, `min_steps`, `learning_rate`,
+        `gradual_unfreezing`, `factor`, `dropout_multiplier` and
+        `restore_best_weights`.
+
+    Example:
+
+    ```python
+    classifier = stages.fit_classifier(
+        tuned, texts, labels, seed=1, **classifier_options("small"))
+    ```
+    """
+    if isinstance(recipe, str):
+        if recipe not in RECIPES:
+            raise ValueError(f"Argument `recipe` must be one of {tuple(RECIPES)}. Received: recipe={recipe!r}")
+        recipe = RECIPES[recipe]
+    return {key[len("classifier_"):]: recipe[key] for key in STAGE_SETTINGS["classifier"]}
+
+
 def run_pipeline(
     pretrain_texts,
     train,
@@ -253,14 +278,10 @@ def _run_stages(
         restore = config["classifier_restore_best_weights"]
         if restore and validation is None:
             log("no validation split: the classifier keeps its last epoch's weights")
+        options = dict(classifier_options(config), restore_best_weights=restore and validation is not None)
         return stages.fit_classifier(
-            tuned, train_texts, train_labels, validation=validation, batch_size=config["classifier_batch_size"],
-            epochs=config["classifier_epochs"], min_steps=config["classifier_min_steps"],
-            learning_rate=config["classifier_learning_rate"],
-            gradual_unfreezing=config["classifier_gradual_unfreezing"], factor=config["classifier_factor"],
-            dropout_multiplier=config["classifier_dropout_multiplier"], checkpoint_dir=checkpoint_dir, seed=seed,
-            restore_best_weights=restore and validation is not None,
-            callbacks=callbacks("classifier"), verbose=verbose,
+            tuned, train_texts, train_labels, validation=validation, checkpoint_dir=checkpoint_dir, seed=seed,
+            callbacks=callbacks("classifier"), verbose=verbose, **options,
         )
 
     classifier, classifier_dir = stage("classifier", "classifier", fit, [train, validation])
