@@ -1,10 +1,15 @@
 """Mirrored (2 logical CPUs) against one device, in one process (run as a script).
 
-Prints one JSON line of measurements for tests/distribute/distribute_test.py.
+`python mirrored_check.py machinery` compares the language-model stream and
+the classifier's training machinery (exact) and runs the LR finder;
+`python mirrored_check.py stages` compares the three stages' loss
+trajectories. Prints one JSON line of measurements for
+tests/distribute/distribute_test.py.
 """
 
 import json
 import os
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,7 +37,8 @@ from ulmfit_tf.schedules.slanted_triangular import SlantedTriangularLR  # noqa: 
 from ulmfit_tf.text.classification_dataset import classification_dataset  # noqa: E402
 
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-default = tf.distribute.get_strategy()
+both = (("default", tf.distribute.get_strategy()), ("mirrored", mirrored))
+machinery, three_stages = (both, ()) if sys.argv[1] == "machinery" else ((), both)
 data = load_rotten_tomatoes()
 texts, labels = data["train"]["texts"][:240], data["train"]["labels"][:240]
 result = {}
@@ -40,7 +46,7 @@ result = {}
 # 1. The stream dealt to the replicas: with no clipping and no dropout, the
 # replicas compute exactly what one device computes, carried state included.
 tokenizer = SentencePieceTokenizer.train(texts, vocabulary_size=300, seed=0)
-for name, strategy in (("default", default), ("mirrored", mirrored)):
+for name, strategy in machinery:
     keras.utils.set_random_seed(5)
     with strategy.scope():
         backbone = AWDLSTMBackbone(
@@ -63,8 +69,9 @@ for name, strategy in (("default", default), ("mirrored", mirrored)):
 
 # 2. The classifier's training machinery (discriminative rates, STLR, gradual
 # unfreezing, synchronized BatchNorm) on batches that split evenly: exact.
+# Then the LR finder sweeps it.
 ids = tokenizer(tf.constant(texts))
-for name, strategy in (("default", default), ("mirrored", mirrored)):
+for name, strategy in machinery:
     keras.utils.set_random_seed(6)
     with strategy.scope():
         classifier = ULMFiTTextClassifier.from_language_model(
@@ -81,10 +88,15 @@ for name, strategy in (("default", default), ("mirrored", mirrored)):
         epochs=2, verbose=0, callbacks=[GradualUnfreezing(groups, schedule=[1, 2])],
     )
     result[f"exact/{name}/classifier"] = [w.tolist() for w in classifier.get_weights()]
+    with strategy.scope():
+        classifier.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+    padded = ids[:64, :32].to_tensor(default_value=classifier.backbone.padding_id)
+    finder = lr_find(classifier, (padded, np.array(labels[:64])), num_steps=8, batch_size=16)
+    result[f"lr_find/{name}"] = [float(v) for v in finder.losses]
 
 # 3. The stages: same loss trajectories.
 common = dict(dropout_multiplier=0.0, seed=3, verbose=0)
-for name, strategy in (("default", default), ("mirrored", mirrored)):
+for name, strategy in three_stages:
     language_model = stages.pretrain_language_model(
         texts, tokenizer=tokenizer, embedding_dim=16, hidden_dim=32, num_layers=2, batch_size=8, bptt=12,
         epochs=2, validation_texts=texts[:60], strategy=strategy, **common,
@@ -99,9 +111,4 @@ for name, strategy in (("default", default), ("mirrored", mirrored)):
         strategy=strategy, **common,
     )
     result[f"classifier/{name}"] = classifier.history.history
-    with strategy.scope():
-        classifier.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
-    ids = classifier.preprocessor(tf.constant(texts[:64]))
-    finder = lr_find(classifier, (ids, np.array(labels[:64])), num_steps=8, batch_size=16)
-    result[f"lr_find/{name}"] = [float(v) for v in finder.losses]
 print(json.dumps(result))
