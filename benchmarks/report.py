@@ -1,5 +1,6 @@
-"""Shared by the benchmarks: interleaved timing, fastai detection, BENCHMARKS.md sections."""
+"""Shared by the benchmarks: interleaved timing, fastai detection, BENCHMARKS.md sections, measurement rows."""
 
+import json
 import os
 import platform
 import sys
@@ -24,6 +25,14 @@ def cpu_name():
     except OSError:
         pass
     return f"{name} (flags: {' '.join(flag for flag in SPEED_FLAGS if flag in flags) or 'none of ' + ', '.join(SPEED_FLAGS)})"
+
+
+def append_row(path, row):
+    """Stamps `row` with the CPU and the date, prints it and appends it to the JSON-lines file `path`."""
+    line = json.dumps(dict(row, cpu=cpu_name(), date=time.strftime("%Y-%m-%d")))
+    print(line, flush=True)
+    with open(path, "a") as f:
+        f.write(line + "\n")
 
 
 def write_section(heading, details, table, path="BENCHMARKS.md"):

@@ -12,7 +12,6 @@ accuracy.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -21,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
 
 import keras  # noqa: E402
-from report import cpu_name  # noqa: E402
+from report import append_row  # noqa: E402
 from results import label_subset  # noqa: E402
 from results import random_copy  # noqa: E402
 
@@ -126,11 +125,9 @@ def main():
             test=round(stages.evaluate(classifier, *test)["accuracy"], 4),
             validation_by_epoch=validation_by_epoch, test_by_epoch=test_by_epoch.accuracies,
             best_validation_epoch=best + 1, test_at_best_validation_epoch=test_by_epoch.accuracies[best],
-            minutes=round((time.time() - start) / 60, 2), cpu=cpu_name(), date=time.strftime("%Y-%m-%d"),
+            minutes=round((time.time() - start) / 60, 2),
         )
-        print(json.dumps(row), flush=True)
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes.jsonl"), "a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_row(os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes.jsonl"), row)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ fitted and scored (to fit them while the backward model still trains).
 
 import argparse
 import itertools
-import json
 import os
 import sys
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from choose_recipe import finetuned  # noqa: E402
-from report import cpu_name  # noqa: E402
+from report import append_row  # noqa: E402
 
 from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
@@ -86,11 +85,9 @@ def main():
         row = dict(
             forward=args.forward, backward=args.backward, recipe=args.recipe, members=name,
             **{split: round(stages.evaluate(classifiers, *data)["accuracy"], 4) for split, data in splits.items()},
-            minutes=minutes, cpu=cpu_name(), date=time.strftime("%Y-%m-%d"),
+            minutes=minutes,
         )
-        print(json.dumps(row), flush=True)
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "ensemble.jsonl"), "a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_row(os.path.join(os.path.dirname(os.path.abspath(__file__)), "ensemble.jsonl"), row)
 
 
 if __name__ == "__main__":

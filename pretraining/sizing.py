@@ -12,7 +12,6 @@ Run: `python pretraining/sizing.py --candidates small medium --train-words 60000
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -22,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 
-from report import cpu_name  # noqa: E402
+from report import append_row  # noqa: E402
 
 from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
@@ -75,11 +74,9 @@ def main():
             validation_perplexity_per_piece=round(per_piece, 1), validation_perplexity_per_word=round(per_word, 1),
             pieces_per_word=round(pieces / validation_words, 3), batch_size=args.batch_size, bptt=args.bptt,
             learning_rate=args.learning_rate, dropout_multiplier=args.dropout_multiplier,
-            dtype_policy=args.dtype_policy, cpu=cpu_name(), date=time.strftime("%Y-%m-%d"),
+            dtype_policy=args.dtype_policy,
         )
-        print(json.dumps(row), flush=True)
-        with open(os.path.join(os.path.dirname(__file__), "sizing.jsonl"), "a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_row(os.path.join(os.path.dirname(__file__), "sizing.jsonl"), row)
 
 
 if __name__ == "__main__":

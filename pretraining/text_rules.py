@@ -22,7 +22,6 @@ One line per fit goes to `text_rules.jsonl` beside this file.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from report import cpu_name  # noqa: E402
+from report import append_row  # noqa: E402
 
 from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
@@ -107,11 +106,9 @@ def main():
                 validation=round(stages.evaluate(classifier, *validation)["accuracy"], 4),
                 test=round(stages.evaluate(classifier, *test)["accuracy"], 4),
                 validation_by_epoch=[round(v, 4) for v in classifier.history.history["val_accuracy"]],
-                minutes=round((time.time() - start) / 60, 2), cpu=cpu_name(), date=time.strftime("%Y-%m-%d"),
+                minutes=round((time.time() - start) / 60, 2),
             )
-            print(json.dumps(row), flush=True)
-            with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "text_rules.jsonl"), "a") as f:
-                f.write(json.dumps(row) + "\n")
+            append_row(os.path.join(os.path.dirname(os.path.abspath(__file__)), "text_rules.jsonl"), row)
 
 
 if __name__ == "__main__":
