@@ -219,3 +219,39 @@ def test_pretrain_streams_files_under_a_strategy_and_mixed_precision(files, caps
     assert model.backbone.lstm_layers[0].compute_dtype == "float32"
     code, out, err = run(["pretrain", "--stream", "--texts", "a*.txt", "b*.txt", "--output", output] + TINY_LM, capsys)
     assert code == 2 and "one glob pattern" in err
+
+
+def test_pretrain_from_a_given_tokenizer_and_embeddings_in_checkpointed_parts(files, tmp_path, capsys):
+    import numpy as np
+
+    from ulmfit_tf.fingerprint import digest
+    from ulmfit_tf.text import SentencePieceTokenizer
+
+    news = open(files["corpus"], encoding="utf-8").read().splitlines()
+    tokenizer = SentencePieceTokenizer.train(news, vocabulary_size=200, case_fold=True)
+    (tmp_path / "sp.model").write_bytes(tokenizer.proto)
+    embeddings = np.random.default_rng(0).normal(size=(200, 8)).astype("float32")
+    np.save(tmp_path / "vectors.npy", embeddings)
+    given = ["--texts", files["corpus"], "--tokenizer", str(tmp_path / "sp.model")] + TINY_LM
+    output = str(tmp_path / "lm")
+    code, out, err = run(
+        ["pretrain", "--output", output, "--embeddings", str(tmp_path / "vectors.npy"), "--checkpoint-every", "4"]
+        + given, capsys,
+    )
+    assert code == 0, err
+    model = load_model_directory(output, "language_model")
+    assert model.preprocessor.proto == tokenizer.proto
+    fingerprint = read_manifest(output)["fingerprint"]
+    assert fingerprint["embeddings"] == digest([embeddings]) and fingerprint["checkpoint_every"] == 4
+    (tmp_path / "wrong.npy").write_bytes(b"not an array")
+    np.save(tmp_path / "narrow.npy", embeddings[:, :7])
+    for extra, message in [
+        (["--embeddings", str(tmp_path / "wrong.npy")], f"--embeddings {tmp_path / 'wrong.npy'}: not a .npy array"),
+        (["--embeddings", str(tmp_path / "narrow.npy")],
+         "Argument `embeddings` must have shape (vocabulary_size, embedding_dim) = (200, 8). "
+         "Received: embeddings.shape=(200, 7)"),
+        (["--case-fold"], "--case-fold trains a new SentencePiece model: give it or --tokenizer, not both."),
+    ]:
+        code, out, err = run(["pretrain", "--output", str(tmp_path / "bad")] + extra + given, capsys)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (extra, err)
+        assert not os.path.exists(tmp_path / "bad")

@@ -11,7 +11,10 @@ import pytest
 
 from ulmfit_tf import datasets
 from ulmfit_tf import stages
+from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.fingerprint import digest
 from ulmfit_tf.models import ULMFiTLanguageModel
+from ulmfit_tf.text.language_model_source import LanguageModelSource
 
 TINY = dict(vocabulary_size=200, embedding_dim=8, hidden_dim=16, num_layers=2, batch_size=8, bptt=16, verbose=0)
 
@@ -266,3 +269,48 @@ def test_restore_best_weights_keeps_the_epoch_of_best_validation_accuracy(langua
     assert classifier.history.best_epoch == int(np.argmax(accuracies))
     assert stages.evaluate(classifier, *reviews["test"])["accuracy"] == pytest.approx(max(accuracies), abs=1e-6)
     assert classifier.fingerprint["restore_best_weights"] is True
+
+
+def test_checkpoint_every_cuts_a_pass_into_parts_that_resume_exactly(language_model, tmp_path):
+    news = [a["text"] for a in datasets.load_news_articles()[:40]]
+    sizes = {k: v for k, v in TINY.items() if k != "vocabulary_size"}
+    tokenizer = language_model.preprocessor
+    steps = LanguageModelSource(news[:36], tokenizer, batch_size=8, bptt=16).steps
+    parts = steps // 5
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    def pretrain(**options):
+        keras.utils.set_random_seed(0)
+        return stages.pretrain_language_model(
+            news[:36], news[36:], tokenizer=tokenizer, epochs=2, seed=0, checkpoint_every=5, **sizes, **options
+        )
+
+    straight = pretrain()
+    assert len(straight.history.history["val_loss"]) == 2 * parts  # a validation per part
+    assert int(straight.optimizer.iterations) == 2 * parts * (steps // parts)
+    checkpoints = str(tmp_path / "checkpoints")
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(checkpoint_dir=checkpoints, callbacks=[Interrupt()])
+    assert sorted(os.listdir(checkpoints)) == ["epoch_0002"]
+    resumed = pretrain(checkpoint_dir=checkpoints)
+    for a, b in zip(weights_of(resumed), weights_of(straight)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_pretraining_starts_from_the_given_embeddings(language_model):
+    news = [a["text"] for a in datasets.load_news_articles()[:40]]
+    tokenizer = language_model.preprocessor
+    sizes = {k: v for k, v in TINY.items() if k != "vocabulary_size"}
+    start = np.random.default_rng(0).normal(size=(tokenizer.vocabulary_size, 8)).astype("float32")
+    model = stages.pretrain_language_model(news[:8], tokenizer=tokenizer, embeddings=start, epochs=1, **sizes)
+    assert model.fingerprint["embeddings"] == digest([start])
+    # Training moves the embedding from where it started (by ~0.2 here, against values of ~1) but keeps its shape.
+    trained = model.backbone.token_embedding.embeddings.numpy()
+    assert not np.allclose(trained, start) and np.corrcoef(trained.ravel(), start.ravel())[0, 1] > 0.9
+    with pytest.raises(UserInputError, match=r"^Argument `embeddings` must have shape \(vocabulary_size, "
+                       r"embedding_dim\) = \(200, 8\)\. Received: embeddings.shape=\(200, 9\)$"):
+        stages.pretrain_language_model(news[:8], tokenizer=tokenizer, embeddings=np.zeros((200, 9)), **sizes)

@@ -118,6 +118,15 @@ def build_parser():
         "--dropout-multiplier", type=positive_float, default=1.0, help="scales every dropout (fastai's drop_mult)"
     )
     pretrain.add_argument("--backwards", action="store_true", help="train on reversed text")
+    pretrain.add_argument("--case-fold", action="store_true", help="the SentencePiece model trained folds case")
+    pretrain.add_argument("--tokenizer", metavar="FILE", help="a trained SentencePiece .model to use instead")
+    pretrain.add_argument(
+        "--embeddings", metavar="FILE", help=".npy array (pieces x --embedding-dim) the embedding starts from"
+    )
+    pretrain.add_argument(
+        "--checkpoint-every", type=positive_int, metavar="N",
+        help="cut each pass into parts of at least N updates, each checkpointed and validated",
+    )
     pretrain.add_argument(
         "--stream", action="store_true",
         help="--texts is a glob pattern of text files (one document per line), streamed: for corpora larger than memory",
@@ -442,6 +451,8 @@ def cmd_pretrain(args):
 
     if args.stream and (len(args.texts) != 1 or (args.validation and len(args.validation) != 1)):
         raise UserInputError("With --stream, give --texts (and --validation) one glob pattern each, e.g. 'corpus/*.txt'.")
+    if args.case_fold and args.tokenizer:
+        raise UserInputError("--case-fold trains a new SentencePiece model: give it or --tokenizer, not both.")
     distribution = _distribution(args)
     with _output(args, "language_model", distribution["strategy"]) as output:
         if args.stream:
@@ -450,13 +461,40 @@ def cmd_pretrain(args):
             texts = read_texts(args.texts, args.text_column)
             validation = read_texts(args.validation, args.text_column) if args.validation else None
         model = stages.pretrain_language_model(
-            texts, validation, vocabulary_size=args.vocabulary_size, embedding_dim=args.embedding_dim,
+            texts, validation, tokenizer=_sentencepiece_file(args.tokenizer), embeddings=_array_file(args.embeddings),
+            case_fold=args.case_fold, checkpoint_every=args.checkpoint_every,
+            vocabulary_size=args.vocabulary_size, embedding_dim=args.embedding_dim,
             hidden_dim=args.hidden_dim, num_layers=args.num_layers, batch_size=args.batch_size, bptt=args.bptt,
             epochs=args.epochs, learning_rate=args.learning_rate, backwards=args.backwards,
             dropout_multiplier=args.dropout_multiplier, checkpoint_dir=_checkpoints(output), seed=args.seed,
             **distribution, callbacks=_callbacks(args, "pretrain"), verbose=_verbose(args),
         )
         return _save(model, args, output, "language_model")
+
+
+def _sentencepiece_file(path):
+    from ulmfit_tf.errors import UserInputError
+    from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
+
+    if path is None:
+        return None
+    try:
+        return SentencePieceTokenizer(path)
+    except (OSError, ValueError) as error:
+        raise UserInputError(f"--tokenizer {path}: not a SentencePiece model ({error}).") from None
+
+
+def _array_file(path):
+    import numpy as np
+
+    from ulmfit_tf.errors import UserInputError
+
+    if path is None:
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UserInputError(f"--embeddings {path}: not a .npy array ({error}).") from None
 
 
 def cmd_finetune_lm(args):

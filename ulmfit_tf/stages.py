@@ -78,6 +78,9 @@ def pretrain_language_model(
     dtype_policy=None,
     callbacks=(),
     verbose="auto",
+    case_fold=False,
+    embeddings=None,
+    checkpoint_every=None,
 ):
     """Stage 1: trains an AWD-LSTM language model on general-domain text.
 
@@ -131,6 +134,21 @@ def pretrain_language_model(
             stage takes its own `dtype_policy`.
         callbacks: More Keras callbacks.
         verbose: Keras' `fit` verbosity.
+        case_fold: Boolean, the SentencePiece model trained when no
+            `tokenizer` is given folds case (`text` and `text.lower()` give
+            the same ids).
+        embeddings: Optional float array of shape `(vocabulary_size,
+            embedding_dim)`, the embedding's starting weights instead of a
+            random start: e.g. pretrained word vectors mapped to the
+            tokenizer's pieces (`pretraining/word_vectors.py`).
+        checkpoint_every: Optional integer, about this many updates between
+            checkpoints: each pass over `texts` is cut into equal parts of
+            at least this many batches, each part a Keras epoch (with its
+            validation, its checkpoint and a fresh LSTM state), so a long
+            pass can stop and resume exactly without losing more than one
+            part. The batches of each pass that do not fill a part (fewer
+            than the number of parts) are skipped. `epochs` still counts
+            passes.
 
     Returns:
         The `ULMFiTLanguageModel`, with the tokenizer as its `preprocessor`
@@ -139,7 +157,9 @@ def pretrain_language_model(
     keras.utils.set_random_seed(seed)
     if tokenizer is None:
         sample = first_lines(text_files(texts), TOKENIZER_SAMPLE_LINES) if isinstance(texts, str) else texts
-        tokenizer = SentencePieceTokenizer.train(_nonempty(sample, "texts"), vocabulary_size=vocabulary_size, seed=seed)
+        tokenizer = SentencePieceTokenizer.train(
+            _nonempty(sample, "texts"), vocabulary_size=vocabulary_size, case_fold=case_fold, seed=seed
+        )
     tokenizer = tokenizer.with_direction(backwards)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope(), dtype_policy_scope(dtype_policy):
@@ -154,16 +174,34 @@ def pretrain_language_model(
             seed=seed,
         )
         model = ULMFiTLanguageModel(backbone, preprocessor=tokenizer, seed=seed)
+        if embeddings is not None:
+            _start_embedding(backbone, embeddings)
     fingerprint = dict(
         stage="pretrain", embedding_dim=embedding_dim, hidden_dim=hidden_dim, num_layers=num_layers,
         dropout_multiplier=dropout_multiplier,
     )
+    if embeddings is not None:
+        fingerprint["embeddings"] = digest([np.asarray(embeddings, np.float32)])
     return _fit_language_model(
         model, texts=texts, validation_texts=validation_texts, factor=None, batch_size=batch_size, bptt=bptt,
         epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay, checkpoint_dir=checkpoint_dir,
         seed=seed, strategy=strategy, dtype_policy=dtype_policy, callbacks=callbacks, verbose=verbose,
-        fingerprint=fingerprint,
+        fingerprint=fingerprint, checkpoint_every=checkpoint_every,
     )
+
+
+def _start_embedding(backbone, embeddings):
+    expected = (backbone.vocabulary_size, backbone.embedding_dim)
+    shape = tuple(getattr(embeddings, "shape", ()))
+    if shape != expected:
+        raise UserInputError(
+            f"Argument `embeddings` must have shape (vocabulary_size, embedding_dim) = {expected}. "
+            f"Received: embeddings.shape={shape}"
+        )
+    values = np.asarray(embeddings, dtype=np.float32)
+    if not np.isfinite(values).all():
+        raise UserInputError("Argument `embeddings` must hold finite numbers. Received: NaN or infinite values")
+    backbone.token_embedding.embeddings.assign(values)
 
 
 def finetune_language_model(
@@ -562,7 +600,7 @@ def with_direction(tokenizer, backwards):
 
 def _fit_language_model(
     model, *, texts, validation_texts, factor, batch_size, bptt, epochs, learning_rate, weight_decay,
-    checkpoint_dir, seed, strategy, dtype_policy, callbacks, verbose, fingerprint,
+    checkpoint_dir, seed, strategy, dtype_policy, callbacks, verbose, fingerprint, checkpoint_every=None,
 ):
     tokenizer = model.preprocessor
     fingerprint = dict(
@@ -571,19 +609,23 @@ def _fit_language_model(
         learning_rate=learning_rate, weight_decay=weight_decay, seed=seed, dtype_policy=_policy_name(dtype_policy),
         gradient_clipping=f"global norm {GRADIENT_CLIP_NORM}",
     )
+    if checkpoint_every is not None:
+        fingerprint["checkpoint_every"] = checkpoint_every
 
     def source(texts, what):
         texts = texts if isinstance(texts, str) else _nonempty(texts, what)
         return LanguageModelSource(texts, tokenizer, batch_size, bptt, strategy, what=what, progress=verbose != 0)
 
     train = source(texts, "texts")
+    parts = 1 if checkpoint_every is None else max(1, train.steps // checkpoint_every)
+    part_steps = train.steps // parts
     validation_data = validation_steps = None
     if validation_texts is not None:
         validation = source(validation_texts, "validation texts")
         validation_data, validation_steps = validation.dataset(shuffle=False), validation.steps
     with strategy.scope():
         optimizer = keras.optimizers.AdamW(
-            SlantedTriangularLR(learning_rate, total_steps=train.steps * epochs),
+            SlantedTriangularLR(learning_rate, total_steps=part_steps * parts * epochs),
             weight_decay=weight_decay,
             beta_1=0.8,
             beta_2=0.99,
@@ -597,10 +639,15 @@ def _fit_language_model(
             metrics=["accuracy"],
             jit_compile=_jit_compile(strategy),
         )
+
+    def part(epoch):  # the Keras epoch's part of a pass over the texts
+        passed, index = divmod(epoch, parts)
+        return train.dataset(seed=seed + passed, start=index * part_steps, steps=part_steps)
+
     fit_by_epoch(
-        model, lambda epoch: train.dataset(seed=seed + epoch), validation_data, epochs=epochs,
-        checkpoint_dir=checkpoint_dir, callbacks=[ResetStateEachEpoch()] + list(callbacks), verbose=verbose,
-        steps=train.steps, validation_steps=validation_steps, fingerprint=fingerprint,
+        model, part, validation_data, epochs=epochs * parts, checkpoint_dir=checkpoint_dir,
+        callbacks=[ResetStateEachEpoch()] + list(callbacks), verbose=verbose, steps=part_steps,
+        validation_steps=validation_steps, fingerprint=fingerprint,
     )
     return model
 

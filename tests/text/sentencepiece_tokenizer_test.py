@@ -25,6 +25,16 @@ def test_special_ids_follow_fastai(tokenizer):
     assert row == ids[0][1:] + [3]
 
 
+def test_case_fold_gives_the_ids_of_the_lowercased_text(tokenizer):
+    texts = [a["text"] for a in datasets.load_news_articles()[:300]]
+    folded = SentencePieceTokenizer.train(texts, vocabulary_size=800, case_fold=True)
+    sample = ["The PRESIDENT Said on Tuesday That TAXES Would Rise.", "NASA's new CEO"]
+    assert folded(sample).to_list() == folded([t.lower() for t in sample]).to_list()
+    assert not any(piece != piece.lower() for piece in folded.get_vocabulary()[4:])
+    # The cased model keeps case apart.
+    assert tokenizer(sample).to_list() != tokenizer([t.lower() for t in sample]).to_list()
+
+
 def test_vocabulary_is_the_models_pieces_in_id_order(tokenizer):
     from sentencepiece import sentencepiece_model_pb2
 

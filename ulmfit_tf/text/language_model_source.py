@@ -66,29 +66,44 @@ class LanguageModelSource:
             self.shards = None
             self.steps = count_steps(texts, tokenizer, batch_size, bptt, what, progress=progress)
 
-    def dataset(self, shuffle=True, seed=None):
-        """A new dataset of `steps` `(x, y)` batches, dealt out to the strategy's replicas.
+    def dataset(self, shuffle=True, seed=None, start=0, steps=None):
+        """A new dataset of `(x, y)` batches, dealt out to the strategy's replicas.
 
         Args:
             shuffle: Boolean, shuffle the documents.
             seed: Optional integer, seeds the shuffle.
+            start: Integer, the first batch of the pass to give (to resume
+                or cut a pass into parts; the batches before it are laid
+                out and skipped).
+            steps: Optional integer, how many batches to give from `start`.
+                Defaults to the rest of the pass.
         """
+        steps = self.steps - start if steps is None else steps
+        if not (0 <= start and 0 < steps and start + steps <= self.steps):
+            raise ValueError(
+                f"Arguments `start` and `steps` must pick batches within the pass's {self.steps}. "
+                f"Received: start={start}, steps={steps}"
+            )
+        window = dict(start=start, steps=steps)
         if self.shards is None:
             # Every worker lays out the whole stream and keeps its rows.
-            data = self._batches(self.texts, self.batch_size, shuffle=shuffle, seed=seed)
+            data = self._batches(self.texts, self.batch_size, window, shuffle=shuffle, seed=seed)
             return distribute_language_model_dataset(data, self.strategy, self.batch_size)
         rows = self.batch_size // len(self.shards)
 
         def shard_batches(index):
             documents = tf.data.TextLineDataset(self.shards[index])
-            return self._batches(documents, rows, shuffle=shuffle, seed=seed, chunk_documents=STREAM_CHUNK_DOCUMENTS)
+            return self._batches(
+                documents, rows, window, shuffle=shuffle, seed=seed, chunk_documents=STREAM_CHUNK_DOCUMENTS
+            )
 
         data = shard_batches if len(self.shards) > 1 else shard_batches(0)
         return distribute_language_model_dataset(data, self.strategy, self.batch_size)
 
-    def _batches(self, documents, rows, **options):
+    def _batches(self, documents, rows, window, **options):
         data = language_model_dataset(documents, self.tokenizer, rows, self.bptt, **options)
-        return data.take(self.steps).apply(tf.data.experimental.assert_cardinality(self.steps))
+        data = data.take(self.steps).skip(window["start"]).take(window["steps"])
+        return data.apply(tf.data.experimental.assert_cardinality(window["steps"]))
 
 
 def count_steps(texts, tokenizer, batch_size, bptt, what="texts", progress=False):

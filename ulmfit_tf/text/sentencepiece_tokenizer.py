@@ -44,8 +44,9 @@ class SentencePieceTokenizer(Tokenizer):
 
     Special ids follow fastai: `xxunk` 0 (unknown pieces), `xxpad` 1
     (padding), `xxbos` 2 (begins every text when `add_bos=True`), `xxeos` 3
-    (ends it when `add_eos=True`). Case is kept: the subword vocabulary has
-    capitalised pieces, so no `xxmaj`/`xxup` markers are needed. Empty or
+    (ends it when `add_eos=True`). Case is kept unless the model was
+    trained with `case_fold=True`: the subword vocabulary has capitalised
+    pieces, so no `xxmaj`/`xxup` markers are needed. Empty or
     whitespace-only texts give `[xxbos]`; invalid UTF-8 is replaced by
     U+FFFD rather than failing; NUL bytes, emoji and any script go through
     (unseen characters become `xxunk`).
@@ -103,7 +104,10 @@ class SentencePieceTokenizer(Tokenizer):
         self.vocabulary_size = len(self._vocabulary)
 
     @classmethod
-    def train(cls, texts, vocabulary_size=15000, model_type="unigram", character_coverage=0.9999, seed=0, **kwargs):
+    def train(
+        cls, texts, vocabulary_size=15000, model_type="unigram", character_coverage=0.9999, case_fold=False, seed=0,
+        **kwargs,
+    ):
         """Trains a SentencePiece model on `texts` and returns its tokenizer.
 
         Args:
@@ -113,6 +117,12 @@ class SentencePieceTokenizer(Tokenizer):
             model_type: String, `"unigram"` (default) or `"bpe"`.
             character_coverage: Float, fraction of characters covered by
                 single pieces; the rest become `xxunk`.
+            case_fold: Boolean, fold case as part of the model's NFKC
+                normalization (SentencePiece's `nmt_nfkc_cf` rule), so that
+                `text` and `text.lower()` give the same ids, in `tf.data`,
+                in a SavedModel and in on-device clients that lowercase
+                text before their tokenizer (MediaPipe, TFLite Task
+                Library). Defaults to `False` (`nmt_nfkc`: case kept).
             seed: Integer, seed of the trainer's sampling.
             **kwargs: Arguments of the tokenizer (`add_bos`, `add_eos`, ...).
         """
@@ -128,6 +138,7 @@ class SentencePieceTokenizer(Tokenizer):
                 vocab_size=vocabulary_size,
                 model_type=model_type,
                 character_coverage=character_coverage,
+                normalization_rule_name="nmt_nfkc_cf" if case_fold else "nmt_nfkc",
                 unk_id=UNKNOWN_ID,
                 pad_id=PADDING_ID,
                 bos_id=BOS_ID,
