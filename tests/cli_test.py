@@ -134,8 +134,10 @@ def test_bad_input_never_shows_a_traceback(files, tmp_path, capsys):
         (["predict", "--model", str(old), "--text", "Hi"], "written by ulmfit-tf 0.0.1 in folder format 0"),
         (["predict", "--model", str(tmp_path / "nowhere"), "--text", "Hi"], "No model folder"),
         (["pretrain", "--texts", str(empty), "--output", str(tmp_path / "lm")], "No texts in"),
-        (["fit-classifier", "--language-model", str(old), "--train", header_only, "--output", str(tmp_path / "c")],
+        (["fit-classifier", "--language-model", str(old), "--train", files["train"], "--output", str(tmp_path / "c")],
          "written by ulmfit-tf 0.0.1"),
+        (["fit-classifier", "--language-model", str(old), "--train", header_only, "--output", str(tmp_path / "c")],
+         "header.csv: the file has a header but no rows"),  # the data is read before any model is loaded
     ]
     for argv, message in cases:
         code, out, err = run(argv, capsys)

@@ -358,11 +358,18 @@ def read_texts(paths, text_column="text"):
     return texts
 
 
-def read_labelled(path, args):
+def read_labelled(path, args, problem_type="single_label"):
+    """Texts and labels of a file; the labels are class names as written (see `ulmfit_tf.labels`).
+
+    `problem_type=None` (labels matched against a trained model's classes)
+    refuses only missing labels.
+    """
     from ulmfit_tf import datasets
     from ulmfit_tf.errors import UserInputError
 
-    table = datasets.read_table(path, text_column=args.text_column, label_column=args.label_column)
+    table = datasets.read_table(
+        path, text_column=args.text_column, label_column=args.label_column, problem_type=problem_type
+    )
     if not table["texts"]:
         raise UserInputError(f"No texts in {path}.")
     return table["texts"], [str(label) for label in table["labels"]]
@@ -522,11 +529,11 @@ def cmd_fit_classifier(args):
 
     if args.restore_best_weights and not args.validation:
         raise UserInputError("--restore-best-weights needs --validation FILE to choose the epoch on.")
+    texts, labels = read_labelled(args.train, args)
+    validation = read_labelled(args.validation, args) if args.validation else None
     distribution = _distribution(args)
     with _output(args, "classifier", distribution["strategy"]) as output:
         language_model = _load(args.language_model, "language_model")
-        texts, labels = read_labelled(args.train, args)
-        validation = read_labelled(args.validation, args) if args.validation else None
         classifier = stages.fit_classifier(
             language_model, texts, labels, validation=validation, batch_size=args.batch_size, epochs=args.epochs,
             min_steps=args.min_steps, learning_rate=args.learning_rate, restore_best_weights=args.restore_best_weights,
@@ -540,7 +547,7 @@ def cmd_fit_classifier(args):
 def cmd_evaluate(args):
     from ulmfit_tf import stages
 
-    texts, labels = read_labelled(args.data, args)
+    texts, labels = read_labelled(args.data, args, problem_type=None)
     exported = _exported(args.model)
     if exported:
         _, probabilities, names = _predict_exported(exported, texts)
@@ -664,8 +671,8 @@ def cmd_lr_find(args):
     from ulmfit_tf.model_directory import check_new_file
 
     check_new_file(args.plot, args.overwrite)
-    language_model = _load(args.language_model, "language_model")
     texts, labels = read_labelled(args.train, args)
+    language_model = _load(args.language_model, "language_model")
     result = stages.classifier_lr_find(
         language_model, texts, labels, batch_size=args.batch_size, num_steps=args.num_steps, plot_path=args.plot,
         seed=args.seed,

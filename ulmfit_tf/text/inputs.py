@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.labels import check_label_forms
 from ulmfit_tf.text.classification_dataset import encode_labels
 
 # A training label column with more distinct values than this share of its
@@ -75,10 +76,12 @@ def check_texts(texts, argument="texts"):
 
 
 def check_labels(labels, texts, argument="labels", texts_argument="texts"):
-    """The labels of `texts`, one per text.
+    """The labels of `texts`, one per text, none of them missing.
 
     A lone label (a string or a number) is the label of one text, as a lone
-    string is one text for `check_texts`.
+    string is one text for `check_texts`. A missing label (`None`, a float
+    NaN or a placeholder such as `"NaN"`: see `ulmfit_tf.labels`) is
+    refused, as the command line refuses it in a file.
 
     Args:
         labels: A sequence of labels, or one label.
@@ -90,7 +93,7 @@ def check_labels(labels, texts, argument="labels", texts_argument="texts"):
         `labels` (a list when it was one label).
 
     Raises:
-        UserInputError: there is not one label per text.
+        UserInputError: there is not one label per text, or one is missing.
         TypeError: `labels` is not a sequence.
     """
     if isinstance(labels, (str, bytes, int, float, np.generic)):
@@ -105,15 +108,19 @@ def check_labels(labels, texts, argument="labels", texts_argument="texts"):
             f"Arguments `{texts_argument}` and `{argument}` must have the same length. "
             f"Received: {len(texts)} texts and {len(labels)} labels"
         )
+    check_label_forms(labels, problem_type=None, argument=argument)
     return labels
 
 
 def check_classes(labels, problem_type="single_label", argument="labels"):
     """Refuses training labels that cannot train a classifier.
 
-    A single-label classifier needs two classes at least; and a label column
-    where most values are distinct (more than half of more than 20 labels)
-    is a column of texts or ids, given as labels by mistake.
+    The labels must be class names as written (`ulmfit_tf.labels`: no
+    missing label, no number written two ways such as `1` and `1.0`, not
+    fractional numbers only); a single-label classifier needs two classes
+    at least; and a label column where most values are distinct (more than
+    half of more than 20 labels) is a column of texts or ids, given as
+    labels by mistake.
 
     Args:
         labels: The training labels, one per text.
@@ -123,10 +130,12 @@ def check_classes(labels, problem_type="single_label", argument="labels"):
         argument: String, the labels' argument name in error messages.
 
     Raises:
-        UserInputError: one class only, or labels that look like texts.
+        UserInputError: labels not written as class names, one class only,
+            or labels that look like texts.
     """
+    check_label_forms(labels, problem_type, argument)
     if problem_type == "single_label":
-        names = sorted({str(label) for label in labels})
+        names = sorted({str(label).strip() for label in labels})
         if len(names) == 1:
             raise UserInputError(
                 f"Argument `{argument}` must hold at least two classes to train a classifier. "
