@@ -5,7 +5,6 @@ the full-integer path (and every private TFLite API) in
 `tflite_full_integer`; their names stay importable from here.
 """
 
-import functools
 import tempfile
 import warnings
 
@@ -20,6 +19,7 @@ from ulmfit_tf.export.tflite_full_integer import calibrate_only
 from ulmfit_tf.export.tflite_full_integer import integer_network
 from ulmfit_tf.export.tflite_full_integer import quantize_with_measured_ranges
 from ulmfit_tf.export.tflite_metadata import write_metadata
+from ulmfit_tf.export.tflite_network import windowed_network
 from ulmfit_tf.export.tflite_runner import litert_interpreter
 from ulmfit_tf.export.tflite_runner import text_op_registerers
 from ulmfit_tf.model_directory import check_new_file
@@ -118,7 +118,7 @@ def export_tflite(classifier, path, quantization="none", representative_texts=No
     # The network alone (same layers and weights): the preprocessor's
     # lookup tables, if any, have no TFLite kernels and stay out of the file.
     network = keras.Model(classifier.inputs, classifier.outputs)
-    forward = integer_network(classifier) if quantization == "int8" else functools.partial(network, training=False)
+    forward = integer_network(classifier) if quantization == "int8" else windowed_network(classifier)
 
     def predict(token_ids):
         outputs = forward(token_ids)

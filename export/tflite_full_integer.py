@@ -14,7 +14,7 @@ upgrade that changes them changes only this file:
 - `tensorflow.lite.python.schema_py_generated` and
   `tensorflow.lite.tools.flatbuffer_utils` (reading and writing the
   flatbuffer: `flatbuffer_metadata`, `with_flatbuffer_metadata`,
-  `graph_ops`);
+  `graph_ops`, `has_dynamic_numeric_tensors`);
 - the `api_implements="lstm_<uuid>"` convention by which the converter
   fuses an LSTM into `UNIDIRECTIONAL_SEQUENCE_LSTM` (`fusable_lstm`).
 """
@@ -230,6 +230,27 @@ def flatbuffer_metadata(content):
         }
     except Exception as error:
         raise ValueError(f"Not a TFLite flatbuffer ({error}).") from None
+
+
+def has_dynamic_numeric_tensors(content):
+    """Whether a TFLite flatbuffer has a float or quantized tensor whose shape is not fixed.
+
+    Such a tensor (`-1` in its shape signature) changes shape from one
+    invoke to the next, which LiteRT's XNNPACK delegate does not handle
+    reliably (see `litert_interpreter`).
+
+    Args:
+        content: Bytes of a `.tflite` file.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    numeric = {getattr(schema.TensorType, name) for name in ("FLOAT32", "FLOAT16", "INT8", "UINT8", "INT16")}
+    model = schema.Model.GetRootAs(content, 0)
+    for graph in (model.Subgraphs(i) for i in range(model.SubgraphsLength())):
+        for tensor in (graph.Tensors(j) for j in range(graph.TensorsLength())):
+            if tensor.Type() in numeric and tensor.ShapeSignatureLength() and (tensor.ShapeSignatureAsNumpy() < 0).any():
+                return True
+    return False
 
 
 def with_flatbuffer_metadata(content, entries):

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ulmfit_tf.export.tflite_full_integer import has_dynamic_numeric_tensors
 from ulmfit_tf.export.tflite_metadata import load_metadata
 from ulmfit_tf.text.inputs import check_texts
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
@@ -18,7 +19,10 @@ class TFLiteClassifier:
     files with the tokenizer inside; for ids-input files (word tokenizer) it
     turns texts into ids with a `ULMFiTTextClassifierPreprocessor` built
     from the file's metadata, exactly as the Keras model did. Each document
-    is one `invoke` and no state is carried from one call to the next.
+    is one `invoke` and no state is carried from one call to the next: a
+    text's answer does not depend on the texts classified before it (nor
+    on their order or lengths), with LiteRT's XNNPACK delegate only where
+    that holds (see `litert_interpreter`).
 
     Args:
         path: A `.tflite` file written by `export_tflite`.
@@ -99,7 +103,15 @@ def litert_interpreter(content, text_input, **options):
     """A LiteRT interpreter for a model (with tensorflow-text's ops if it takes text), allocated.
 
     Allocated up front so that the fused LSTMs' state tensors exist for
-    `reset_all_variables()`.
+    `reset_all_variables()`. LiteRT's default XNNPACK delegate runs the
+    model only when none of its float or quantized tensors changes shape
+    with the text (`export_tflite`'s float, `float16` and `dynamic_int8`
+    files, since `windowed_network`): on tensors that do (earlier files,
+    whose LSTM loops grew their outputs step by step), XNNPACK
+    (ai-edge-litert 2.3.0) gave answers that depended on the texts run
+    before in a fresh interpreter, or failed to reshape. Full-integer
+    files (dynamic shapes around the fused LSTMs) run on the builtin
+    kernels, as fast there (XNNPACK has no LSTM kernel).
 
     Args:
         content: Bytes of the `.tflite` file.
@@ -108,7 +120,10 @@ def litert_interpreter(content, text_input, **options):
             `num_threads`.
     """
     from ai_edge_litert.interpreter import InterpreterWithCustomOps
+    from ai_edge_litert.interpreter import OpResolverType
 
+    if has_dynamic_numeric_tensors(content):
+        options.setdefault("experimental_op_resolver_type", OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter = InterpreterWithCustomOps(
         model_content=content, custom_op_registerers=text_op_registerers() if text_input else [], **options
     )
