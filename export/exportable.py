@@ -1,10 +1,16 @@
 """What every export of a classifier checks and reads: shared by the SavedModel and the TFLite file."""
 
+import warnings
+
 from ulmfit_tf.models import ULMFiTTextClassifier
 
 
 def check_exportable(classifier):
     """Refuses what cannot be exported: anything but a `ULMFiTTextClassifier` with a `preprocessor`.
+
+    Warns when the classifier was never trained (no optimizer step: a
+    classifier made from a language model and exported as it is has a
+    random head, and its answers are noise).
 
     Args:
         classifier: The object to export.
@@ -22,6 +28,14 @@ def check_exportable(classifier):
             "The classifier has no `preprocessor`, so an exported model could not take raw strings. "
             "Set `classifier.preprocessor` to its tokenizer (a `SentencePieceTokenizer`, or a "
             "`WordTokenizer` with the vocabulary) before exporting."
+        )
+    optimizer = getattr(classifier, "optimizer", None)
+    if optimizer is None or int(optimizer.iterations) == 0:
+        warnings.warn(
+            "The classifier was never trained (its optimizer has taken no step): its head is random, so the "
+            "exported model's answers are noise. Fit it first (`ulmfit-tf fit-classifier`, "
+            "`stages.fit_classifier`); a classifier loaded from a preset has no optimizer and warns too.",
+            stacklevel=3,
         )
 
 

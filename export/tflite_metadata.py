@@ -8,6 +8,7 @@ problem type, the label names, the quantization, the preprocessor's
 
 import json
 
+from ulmfit_tf.bounded_reading import parse_json
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.export.tflite_full_integer import flatbuffer_metadata
 from ulmfit_tf.export.tflite_full_integer import with_flatbuffer_metadata
@@ -33,7 +34,7 @@ def load_metadata(content, name="the model"):
         UserInputError: not a TFLite file, not one ulmfit-tf wrote, or
             written in another format version.
     """
-    metadata = json.loads(read_metadata(content, name)[METADATA])
+    metadata = parse_json(read_metadata(content, name)[METADATA], name, "export it again")
     if metadata.get("format") != FORMAT:
         raise UserInputError(
             f"{name!r} was written by ulmfit-tf {metadata.get('ulmfit_tf', '?')} in TFLite format "
@@ -44,6 +45,8 @@ def load_metadata(content, name="the model"):
 
 def read_metadata(content, name="the model"):
     """The `{name: bytes}` metadata entries of a TFLite flatbuffer written by `export_tflite`."""
+    if len(content) % 4:  # a finished flatbuffer is padded to whole 4-byte words
+        raise UserInputError(f"{name!r} is truncated ({len(content)} bytes, not a whole number of 4-byte words); export it again.")
     try:
         entries = flatbuffer_metadata(content)
     except ValueError:

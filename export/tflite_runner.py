@@ -1,11 +1,13 @@
 """Runs the `.tflite` files of `export_tflite` with LiteRT."""
 
 import os
+import struct
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.export.tflite_full_integer import has_dynamic_numeric_tensors
 from ulmfit_tf.export.tflite_metadata import load_metadata
 from ulmfit_tf.text.inputs import check_texts
@@ -46,7 +48,11 @@ class TFLiteClassifier:
         self.label_names = self.metadata["label_names"]
         self.problem_type = self.metadata["problem_type"]
         text_input = self.metadata["input"] == "text"
-        self._interpreter = litert_interpreter(content, text_input, num_threads=num_threads)
+        try:
+            self._interpreter = litert_interpreter(content, text_input, num_threads=num_threads)
+        except (ValueError, RuntimeError, struct.error) as error:
+            message = " ".join(str(error).split())[:160]
+            raise UserInputError(f"{self.path!r} is damaged ({message}); export it again.") from None
         self._classify = self._interpreter.get_signature_runner("serving_default")
         self._tokenize = self._interpreter.get_signature_runner("tokenize") if text_input else None
         self.preprocessor = self.tokenizer = None

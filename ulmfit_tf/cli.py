@@ -9,13 +9,18 @@ import argparse
 import contextlib
 import csv
 import os
+import signal
 import sys
 import tempfile
+import warnings
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ulmfit_tf.options import DTYPE_POLICIES  # noqa: E402  (no TensorFlow: --help stays fast)
+from ulmfit_tf.interruptions import exit_status  # noqa: E402  (no TensorFlow: --help stays fast)
+from ulmfit_tf.interruptions import interruption_message  # noqa: E402
+from ulmfit_tf.interruptions import signals_interrupt  # noqa: E402
+from ulmfit_tf.options import DTYPE_POLICIES  # noqa: E402
 from ulmfit_tf.options import QUANTIZATIONS  # noqa: E402
 from ulmfit_tf.options import STRATEGIES  # noqa: E402
 
@@ -273,14 +278,17 @@ LANGUAGE_MODEL_HELP = (
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if not args.debug:
-        _load_tensorflow_quietly()
     try:
-        result = COMMANDS[args.command](args)
+        with signals_interrupt():
+            if not args.debug:
+                _load_tensorflow_quietly()
+            result = COMMANDS[args.command](args)
         return result if isinstance(result, int) else 0
-    except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume from the last checkpoint", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:
+        signum = getattr(error, "signum", signal.SIGINT)
+        message = interruption_message(args.command, getattr(args, "output", None) or "", signum)
+        print(f"\nulmfit-tf {args.command}: {message}", file=sys.stderr)
+        return exit_status(signum)
     except Exception as error:
         from ulmfit_tf.errors import UserInputError
         from ulmfit_tf.training import TrainingDiverged
@@ -498,8 +506,8 @@ def _array_file(path):
 
     if path is None:
         return None
-    try:
-        return np.load(path, allow_pickle=False)
+    try:  # mapped first, so a header declaring more than the file holds is refused without allocating it
+        return np.array(np.load(path, allow_pickle=False, mmap_mode="r"))
     except (OSError, ValueError) as error:
         raise UserInputError(f"--embeddings {path}: not a .npy array ({error}).") from None
 
@@ -648,16 +656,37 @@ def cmd_export(args):
             representative = read_texts([args.representative_data], args.text_column)
     classifier = _load(args.model, "classifier")
     rows = []
-    if args.saved_model:
-        path = export.export_saved_model(classifier, args.saved_model, version=args.version, overwrite=args.overwrite)
-        rows.append(("SavedModel", f"{path} ({_size_mb(path)})"))
-    if args.tflite:
-        export.export_tflite(
-            classifier, args.tflite, args.quantization, representative_texts=representative, overwrite=args.overwrite
-        )
-        rows.append((f"TFLite ({args.quantization})", f"{args.tflite} ({_size_mb(args.tflite)})"))
+    with _all_or_nothing(args), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        if args.saved_model:
+            path = export.export_saved_model(classifier, args.saved_model, version=args.version, overwrite=args.overwrite)
+            rows.append(("SavedModel", f"{path} ({_size_mb(path)})"))
+        if args.tflite:
+            export.export_tflite(
+                classifier, args.tflite, args.quantization, representative_texts=representative, overwrite=args.overwrite
+            )
+            rows.append((f"TFLite ({args.quantization})", f"{args.tflite} ({_size_mb(args.tflite)})"))
+    for message in dict.fromkeys(str(warning.message) for warning in caught if warning.category is UserWarning):
+        print(f"ulmfit-tf export: warning: {_one_line(message)}", file=sys.stderr)
     _print_table(rows)
     return 0
+
+
+@contextlib.contextmanager
+def _all_or_nothing(args):
+    """Removes what a failed or interrupted export made: a new SavedModel version and the folders made for it."""
+    from ulmfit_tf.model_directory import remove_folder
+    from ulmfit_tf.storage import new_folders_removed_on_failure
+
+    version = os.path.join(args.saved_model, str(args.version)) if args.saved_model else None
+    new_version = version if version and not os.path.exists(version) else None
+    with new_folders_removed_on_failure(version) if version else contextlib.nullcontext():
+        try:
+            yield
+        except BaseException:
+            if new_version:
+                remove_folder(new_version, "saved_model")
+            raise
 
 
 def _size_mb(path):

@@ -34,7 +34,12 @@ import zipfile
 
 import keras
 
+from ulmfit_tf.bounded_reading import check_archive
+from ulmfit_tf.bounded_reading import read_json_file
 from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.storage import apply_umask
+from ulmfit_tf.storage import disk_full_as_one_line
+from ulmfit_tf.storage import new_folders_removed_on_failure
 
 FORMAT = 1
 MANIFEST = "ulmfit_tf.json"
@@ -94,6 +99,7 @@ def load_model_directory(directory, kind=None):
     path = confined_path(directory, manifest.get("file", FILENAMES[manifest["kind"]]))
     if not os.path.isfile(path):
         raise UserInputError(f"{directory!r} is incomplete: {os.path.basename(path)!r} is missing.")
+    check_archive(path, ("config.json", "metadata.json"))
     register_keras_objects()
     try:
         model = keras.saving.load_model(path)
@@ -146,11 +152,7 @@ def read_manifest(directory):
     path = os.path.join(os.fspath(directory), MANIFEST)
     if not os.path.isfile(path):
         return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserInputError(f"{path!r} is not valid JSON ({_short(error)}); the folder is damaged.") from None
+    manifest = read_json_file(path)
     if not isinstance(manifest, dict) or manifest.get("kind") not in KINDS:
         raise UserInputError(f"{path!r} is not an ulmfit-tf manifest (it names no known kind); the folder is damaged.")
     if manifest.get("format") != FORMAT:
@@ -253,16 +255,32 @@ def write_file_atomically(path, write, text=False, overwrite=False):
     """
     check_new_file(path, overwrite)
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    os.makedirs(folder, exist_ok=True)
-    fd, partial = tempfile.mkstemp(prefix=f".{os.path.basename(os.fspath(path))}.", suffix=".partial", dir=folder)
-    try:
-        with open(fd, "w" if text else "wb", **({"encoding": "utf-8", "newline": ""} if text else {})) as f:
-            write(f)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+    with new_folders_removed_on_failure(path), disk_full_as_one_line(path):
+        os.makedirs(folder, exist_ok=True)
+        fd, partial = tempfile.mkstemp(prefix=f".{os.path.basename(os.fspath(path))}.", suffix=".partial", dir=folder)
+        try:
+            with open(fd, "w" if text else "wb", **({"encoding": "utf-8", "newline": ""} if text else {})) as f:
+                write(f)
+            apply_umask(partial)
+            if overwrite:
+                os.replace(partial, path)
+            else:
+                _link_new(partial, path)
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
     return path
+
+
+def _link_new(partial, path):
+    """Puts `partial` at `path` unless a file appeared there meanwhile (another run): never replaces it."""
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        raise UserInputError(
+            f"{os.fspath(path)!r} was written by another run meanwhile: pass --overwrite (`overwrite=True`) to "
+            "replace it, or give another path."
+        ) from None
 
 
 def write_folder_atomically(directory, write, kind, overwrite=False, manifest=None):
@@ -282,16 +300,16 @@ def write_folder_atomically(directory, write, kind, overwrite=False, manifest=No
         raise ValueError(f"Argument `kind` must be one of {KINDS}. Received: kind={kind!r}")
     shown = os.fspath(directory).rstrip(os.sep) or os.sep
     path = os.path.abspath(shown)
-    with exclusive(path):
+    with new_folders_removed_on_failure(path), exclusive(path), disk_full_as_one_line(shown):
         check_output(shown, kind, overwrite)
         parent, name = os.path.split(path)
-        os.makedirs(parent, exist_ok=True)
         _remove_stale_temporaries(parent, name)
         partial = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
         try:
             write_manifest(partial, kind, dict(manifest or {}, complete=False))
             write(partial)
             write_manifest(partial, kind, manifest)
+            apply_umask(partial)
             if os.path.isdir(path) and not os.listdir(path):
                 os.rmdir(path)
             if os.path.isdir(path):

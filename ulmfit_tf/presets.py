@@ -27,6 +27,9 @@ import os
 
 import keras
 
+from ulmfit_tf.bounded_reading import parse_json
+from ulmfit_tf.bounded_reading import read_bounded
+from ulmfit_tf.bounded_reading import read_json_file
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.model_directory import FILENAMES
 from ulmfit_tf.model_directory import confined_path
@@ -271,12 +274,7 @@ def _read_json(folder, name):
     path = confined_path(folder, name)
     if not os.path.isfile(path):
         raise UserInputError(f"{folder!r} is incomplete: {name!r} is missing.")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        shown = os.path.join(folder, name)
-        raise UserInputError(f"{shown!r} is not valid JSON ({error}); the preset is damaged.") from None
+    return read_json_file(path, "the preset is damaged")
 
 
 def _read_config(folder):
@@ -360,11 +358,10 @@ def _read_tokenizer(folder):
         asset_path = confined_path(folder, asset)
         if not os.path.isfile(asset_path):
             raise UserInputError(f"{folder!r} is incomplete: {asset!r} is missing.")
-        with open(asset_path, "rb") as f:
-            settings[field] = f.read()
+        settings[field] = read_bounded(asset_path, "the preset is damaged")
     try:
         if field == "vocabulary" and isinstance(asset, str):
-            settings[field] = json.loads(settings[field].decode("utf-8"))
+            settings[field] = parse_json(settings[field], asset_path, "the preset is damaged")
             if not (isinstance(settings[field], list) and all(isinstance(token, str) for token in settings[field])):
                 raise ValueError("not a list of strings")
         return cls.from_config(settings)

@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from ulmfit_tf.bounded_reading import read_json_file
 from ulmfit_tf.distribute import is_chief
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.fingerprint import fingerprint_changes
@@ -153,8 +154,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             return 0
         self._check_fingerprint(path)
         try:
-            with open(os.path.join(path, STATE_FILENAME)) as f:
-                state = json.load(f)
+            state = read_json_file(os.path.join(path, STATE_FILENAME))
             with model.distribute_strategy.scope():  # the strategy the model was built under, if any
                 if model.optimizer is not None and not model.optimizer.built:
                     model.optimizer.build(model.trainable_variables)
@@ -187,8 +187,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 def _read_state(path):
     try:
-        with open(os.path.join(path, STATE_FILENAME)) as f:
-            state = json.load(f)
+        state = read_json_file(os.path.join(path, STATE_FILENAME))
     except (OSError, ValueError):
         return {}
     return state if isinstance(state, dict) else {}

@@ -27,6 +27,7 @@ import zipfile
 
 import numpy as np
 
+from ulmfit_tf.bounded_reading import check_archive
 from ulmfit_tf.errors import UserInputError
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -70,6 +71,7 @@ def read_state_dict(path):
     path = os.fspath(path)
     try:
         if zipfile.is_zipfile(path):
+            check_archive(path, damaged="save or download it again")
             with zipfile.ZipFile(path) as archive:
                 return _read_zip(path, archive)
         with open(path, "rb") as f:
