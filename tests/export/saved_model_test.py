@@ -69,7 +69,7 @@ def test_long_documents_are_read_by_their_last_tokens(classifier, saved_model):
     last = run(ids[None, -8192:]).numpy()
     first = run(ids[None, :8192]).numpy()
     np.testing.assert_allclose(served, last, atol=1e-5)
-    assert np.abs(served - first).max() > 1e-3
+    assert np.abs(served - first).max() > 1e-4  # ten times the agreement with the last tokens
 
 
 def test_ids_signature_and_label_names(saved_model, classifier):

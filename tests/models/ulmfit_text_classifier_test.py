@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import save_and_reload
+from ulmfit_tf.layers import weight_drop_lstm
 from ulmfit_tf.models import AWDLSTMBackbone
 from ulmfit_tf.models import ULMFiTLanguageModel
 from ulmfit_tf.models import ULMFiTTextClassifier
@@ -62,6 +63,41 @@ def test_documents_alone_and_batched_agree_under_bpt3c():
     for row, doc in zip(batch, docs):
         row[: len(doc)] = doc
     np.testing.assert_allclose(model.predict(batch, verbose=0), alone, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "bptt, max_len, lengths",
+    [
+        # Documents longer than max_len (BPT3C pools their last chunks), one-token texts, an empty row.
+        (3, 6, [17, 7, 3, 1, 1, 0]),
+        (72, 144, [300, 150, 40, 1]),
+    ],
+)
+@pytest.mark.parametrize("training", [False, True])
+def test_hand_written_loop_gives_the_masked_loops_outputs_and_gradients(monkeypatch, bptt, max_len, lengths, training):
+    """The LSTMs skip padding without masking each step: the logits and gradients of Keras' masked loop."""
+    model = classifier(bptt=bptt, max_len=max_len)
+    rng = np.random.default_rng(0)
+    ids = np.ones((len(lengths), max(lengths)), "int32")
+    for row, length in zip(ids, lengths):
+        row[:length] = rng.integers(2, 60, size=length)
+    weights = tf.constant(rng.normal(size=(len(lengths), 2)), tf.float32)
+    state = [v.numpy() for v in model.non_trainable_variables]  # dropout seeds, BatchNorm statistics
+
+    def step():
+        for variable, value in zip(model.non_trainable_variables, state):
+            variable.assign(value)
+        with tf.GradientTape() as tape:
+            logits = model(ids, training=training)
+            loss = tf.reduce_sum(logits * weights)
+        return [logits] + tape.gradient(loss, model.trainable_variables)
+
+    monkeypatch.setattr(weight_drop_lstm, "HAND_WRITTEN_BACKWARD", False)
+    masked = step()
+    monkeypatch.setattr(weight_drop_lstm, "HAND_WRITTEN_BACKWARD", True)
+    hand_written = step()
+    for a, b, name in zip(hand_written, masked, ["logits"] + [v.path for v in model.trainable_variables]):
+        np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 def test_xla_predictions_match_the_plain_path(tokenizer):

@@ -20,8 +20,11 @@ class WeightDropLSTM(keras.layers.LSTM):
     (the dropped kernel is swapped in for the duration of the call). On other
     devices the input projection of the whole sequence is computed with one
     matrix product before the time loop, rather than one small product per
-    timestep, which is what makes the CPU path fast; the maths is that of
-    `keras.layers.LSTM`.
+    timestep, which is what makes the CPU path fast, and the time loop's
+    backward pass is written once (`lstm_kernel`). A mask (padding) adds no
+    work inside that loop: each sequence's real steps run first, unmasked,
+    and masked steps keep the state and repeat the last output, exactly as
+    in Keras' masked loop. The maths is that of `keras.layers.LSTM`.
 
     Args:
         units: Positive integer, dimensionality of the output space.
@@ -96,11 +99,8 @@ class WeightDropLSTM(keras.layers.LSTM):
         inputs = ops.matmul(sequences, cell.kernel)
         if cell.use_bias:
             inputs = inputs + cell.bias
-        if self._hand_written_backward(mask):
-            from ulmfit_tf.layers.lstm_kernel import lstm_sequence
-
-            outputs, h, c = lstm_sequence(inputs, *initial_state, ops.convert_to_tensor(recurrent_kernel))
-            return h, outputs, [h, c]
+        if self._hand_written_backward():
+            return self._hand_written_loop(inputs, initial_state, mask, ops.convert_to_tensor(recurrent_kernel))
 
         def step(projected_inputs, states):
             h_tm1, c_tm1 = states
@@ -123,11 +123,23 @@ class WeightDropLSTM(keras.layers.LSTM):
             return_all_outputs=self.return_sequences,
         )
 
-    def _hand_written_backward(self, mask):
+    def _hand_written_loop(self, inputs, initial_state, mask, recurrent_kernel):
+        from ulmfit_tf.layers import lstm_kernel
+
+        if mask is None:
+            outputs, cells = lstm_kernel.lstm_sequence(inputs, *initial_state, recurrent_kernel)
+            h, c = outputs[:, -1], cells[:, -1]
+        else:
+            # No masking inside the loop: each row's real steps run first, the rest is dropped.
+            outputs, h, c = lstm_kernel.masked_lstm_sequence(
+                inputs, mask, *initial_state, recurrent_kernel, self.zero_output_for_mask
+            )
+        return outputs[:, -1], outputs, [h, c]
+
+    def _hand_written_backward(self):
         return (
             HAND_WRITTEN_BACKWARD
             and keras.backend.backend() == "tensorflow"
-            and mask is None
             and self.return_sequences
             and not (self.go_backwards or self.unroll)
             and self.activation is keras.activations.tanh
