@@ -170,6 +170,7 @@ def build_parser():
         help="classifier folder(s), several are ensembled; or one exported .tflite file or SavedModel folder",
     )
     evaluate.add_argument("--data", required=True, help="labelled file")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object (for scripts) instead of tables")
     data_options(evaluate)
 
     predict = add("predict", "Labels and probabilities for texts.")
@@ -553,17 +554,20 @@ def cmd_fit_classifier(args):
 
 
 def cmd_evaluate(args):
+    import json
+
     from ulmfit_tf import stages
+    from ulmfit_tf.metrics import format_metrics
 
     texts, labels = read_labelled(args.data, args, problem_type=None)
     exported = _exported(args.model)
     if exported:
         _, probabilities, names = _predict_exported(exported, texts)
-        metrics = stages.classification_metrics(probabilities, stages.encode_labels(labels, names)[0])
+        metrics = stages.classification_metrics(probabilities, stages.encode_labels(labels, names)[0], label_names=names)
     else:
         classifiers = [_load(path, "classifier") for path in args.model]
         metrics = stages.evaluate(classifiers, texts, labels)
-    _print_table([(name, f"{value:.4f}" if isinstance(value, float) else str(value)) for name, value in metrics.items()])
+    print(json.dumps(metrics) if args.json else "\n" + format_metrics(metrics))
     return 0
 
 

@@ -30,6 +30,7 @@ from ulmfit_tf.distribute import per_replica_batch_size
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.fingerprint import digest
 from ulmfit_tf.losses import SparseSoftmaxCrossEntropy
+from ulmfit_tf.metrics import classification_metrics
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
 from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
@@ -493,15 +494,28 @@ def evaluate(classifiers, texts, labels, batch_size=64):
         batch_size: Integer.
 
     Returns:
-        A dict: `accuracy`, `error` (in %, as the paper reports) and `loss`
-        (cross-entropy of the predicted probabilities) for classification;
-        `mae` and `mse` for regression; and `count`.
+        A dict of JSON values (`ulmfit_tf.metrics.classification_metrics`):
+        `accuracy`, `error` (in %, as the paper reports), `loss`
+        (cross-entropy of the predicted probabilities), `per_class`
+        precision, recall, F1 and support, `macro_f1`, `weighted_f1`,
+        `confusion_matrix` and `label_names` (the classifier's order),
+        `expected_calibration_error`, and for two classes `roc_auc` and
+        `average_precision`; micro and macro averages for multi-label;
+        `mae`, `mse`, `rmse`, `pearson` and `spearman` for regression; and
+        `count`.
+
+    Example:
+
+    ```python
+    metrics = stages.evaluate(classifier, ["A triumph.", "A mess."], ["fresh", "rotten"])
+    metrics["macro_f1"], metrics["per_class"]["rotten"]["recall"], metrics["confusion_matrix"]
+    ```
     """
     first = classifiers[0] if isinstance(classifiers, (list, tuple)) else classifiers
     texts = _nonempty(texts, "texts")
     targets = first.encode_targets(check_labels(labels, texts))
     _, probabilities = predict(classifiers, texts, batch_size)
-    return classification_metrics(probabilities, targets, first.problem_type)
+    return classification_metrics(probabilities, targets, first.problem_type, first.label_names)
 
 
 def perplexity(language_model, texts, bptt=70):
@@ -570,27 +584,6 @@ def classifier_lr_find(language_model, texts, labels, batch_size=64, num_steps=1
     classifier.compile(optimizer=keras.optimizers.AdamW(1e-3, beta_1=0.7, beta_2=0.99))
     data = classifier.text_dataset(texts, labels, batch_size=batch_size, shuffle=True, seed=seed)
     return lr_find(classifier, data, num_steps=num_steps, plot_path=plot_path)
-
-
-def classification_metrics(probabilities, targets, problem_type="single_label"):
-    """`accuracy`, `error` (%), `loss` and `count` of predicted probabilities against target ids.
-
-    For `"regression"`, `mae`, `mse` and `count` of the predictions.
-    """
-    probabilities = np.asarray(probabilities)
-    targets = np.asarray(targets)
-    if problem_type == "regression":
-        error = probabilities.reshape(targets.shape) - targets
-        return {"mae": float(np.abs(error).mean()), "mse": float((error**2).mean()), "count": len(targets)}
-    eps = 1e-7
-    if problem_type == "multi_label":
-        correct = (probabilities > 0.5) == (targets > 0.5)
-        loss = -np.mean(targets * np.log(probabilities + eps) + (1 - targets) * np.log(1 - probabilities + eps))
-    else:
-        correct = probabilities.argmax(axis=1) == targets
-        loss = -np.mean(np.log(probabilities[np.arange(len(targets)), targets] + eps))
-    accuracy = float(correct.mean())
-    return {"accuracy": accuracy, "error": 100 * (1 - accuracy), "loss": float(loss), "count": len(targets)}
 
 
 def with_direction(tokenizer, backwards):
