@@ -23,8 +23,6 @@ fails with one clear sentence instead of a deserialization error.
 """
 
 import contextlib
-import ctypes
-import errno
 import fcntl
 import json
 import os
@@ -39,6 +37,8 @@ from ulmfit_tf.bounded_reading import read_json_file
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.storage import apply_umask
 from ulmfit_tf.storage import disk_full_as_one_line
+from ulmfit_tf.storage import exchange
+from ulmfit_tf.storage import link_new
 from ulmfit_tf.storage import new_folders_removed_on_failure
 
 FORMAT = 1
@@ -265,22 +265,11 @@ def write_file_atomically(path, write, text=False, overwrite=False):
             if overwrite:
                 os.replace(partial, path)
             else:
-                _link_new(partial, path)
+                link_new(partial, path)
         finally:
             if os.path.exists(partial):
                 os.unlink(partial)
     return path
-
-
-def _link_new(partial, path):
-    """Puts `partial` at `path` unless a file appeared there meanwhile (another run): never replaces it."""
-    try:
-        os.link(partial, path)
-    except FileExistsError:
-        raise UserInputError(
-            f"{os.fspath(path)!r} was written by another run meanwhile: pass --overwrite (`overwrite=True`) to "
-            "replace it, or give another path."
-        ) from None
 
 
 def write_folder_atomically(directory, write, kind, overwrite=False, manifest=None):
@@ -313,7 +302,7 @@ def write_folder_atomically(directory, write, kind, overwrite=False, manifest=No
             if os.path.isdir(path) and not os.listdir(path):
                 os.rmdir(path)
             if os.path.isdir(path):
-                _exchange(partial, path)  # `partial` now holds the old folder
+                exchange(partial, path)  # `partial` now holds the old folder
             else:
                 os.replace(partial, path)
         finally:
@@ -402,30 +391,6 @@ def _remove_stale_temporaries(parent, name):
             candidate = os.path.join(parent, entry)
             if not os.path.islink(candidate) and os.path.isfile(os.path.join(candidate, MANIFEST)):
                 shutil.rmtree(candidate, ignore_errors=True)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a, b):
-    """Swaps two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`), else with two renames."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        renameat2 = None
-    if renameat2 is not None:
-        result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-        if result == 0:
-            return
-        code = ctypes.get_errno()
-        if code not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
-            raise OSError(code, os.strerror(code), b)
-    aside = a + ".old"
-    os.replace(b, aside)
-    os.replace(a, b)
-    os.replace(aside, a)
 
 
 def _short(error):

@@ -8,9 +8,12 @@
   `ResourceExhaustedError` for the same) becomes one line naming the disk,
   the space it has left, and the fix.
 - Folders made for an output that then fails are removed again.
+- A new file never replaces one another run put there meanwhile
+  (`link_new`); a folder is swapped in with one atomic exchange (`exchange`).
 """
 
 import contextlib
+import ctypes
 import errno
 import os
 import shutil
@@ -98,6 +101,41 @@ def disk_full_as_one_line(path):
         if not is_disk_full(error):
             raise
         raise disk_full_error(path) from None
+
+
+def link_new(partial, path):
+    """Puts `partial` at `path` unless a file appeared there meanwhile (another run): never replaces it."""
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        raise UserInputError(
+            f"{os.fspath(path)!r} was written by another run meanwhile: pass --overwrite (`overwrite=True`) to "
+            "replace it, or give another path."
+        ) from None
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def exchange(a, b):
+    """Swaps two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`), else with two renames."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+        if result == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            raise OSError(code, os.strerror(code), b)
+    aside = a + ".old"
+    os.replace(b, aside)
+    os.replace(a, b)
+    os.replace(aside, a)
 
 
 def _existing_ancestor(path):

@@ -124,7 +124,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
             )
         if not is_chief(self.model.distribute_strategy):
             return  # Under multi-worker training only the chief (worker 0) writes.
-        os.makedirs(self.directory, exist_ok=True)
         final = os.path.join(self.directory, f"{_PREFIX}{epoch + 1:04d}")
 
         def write(partial):
