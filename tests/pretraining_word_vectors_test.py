@@ -64,3 +64,19 @@ def test_embedding_scales_to_the_initializer_and_projects_to_the_width():
     np.testing.assert_allclose(cosines(appended), cosines(found[20:]), atol=1e-5)
     with pytest.raises(ValueError, match=r"^Argument `fill` must be 'projection' or 'random'\. Received: fill='zeros'$"):
         word_vectors.embedding(found, 128, fill="zeros")
+
+
+def test_spacy_keys_are_murmurhash64a_of_the_strings():
+    # spaCy's documented hashes (`nlp.vocab.strings["coffee"]`, `["apple"]`).
+    assert word_vectors.murmurhash64a("coffee".encode()) == 3197928453018144401
+    assert word_vectors.murmurhash64a("apple".encode()) == 8566208034543834098
+
+
+def test_wider_vectors_keep_their_principal_components():
+    rng = np.random.default_rng(2)
+    # 300-d vectors that vary in 10 directions only: 10 components keep all their geometry.
+    found = (rng.normal(size=(200, 10)) @ rng.normal(size=(10, 300))).astype(np.float32)
+    reduced = word_vectors.embedding(found, 10, seed=0)
+    centred = found - found.mean(axis=0)
+    np.testing.assert_allclose(reduced @ reduced.T / (reduced ** 2).sum(), centred @ centred.T / (centred ** 2).sum(),
+                               atol=1e-5)
