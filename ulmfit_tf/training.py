@@ -7,6 +7,7 @@ import keras
 
 from ulmfit_tf.callbacks.epoch_checkpoint import EpochCheckpoint
 from ulmfit_tf.callbacks.epoch_checkpoint import is_better
+from ulmfit_tf.callbacks.one_run import OneRun
 from ulmfit_tf.distribute import is_chief
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.model_directory import exclusive
@@ -48,7 +49,14 @@ def fit_by_epoch(
         epochs: Integer, epochs in all.
         checkpoint_dir: Optional folder of per-epoch checkpoints (resumed
             from when present).
-        callbacks: Keras callbacks.
+        callbacks: Keras callbacks. They see one run, as in one `fit` over
+            all the epochs (`OneRun`): one `on_train_begin` and one
+            `on_train_end`, and a callback that sets `model.stop_training`
+            (`EarlyStopping`) ends the run after that epoch. On a resumed
+            run they start afresh (`EarlyStopping`'s and
+            `ReduceLROnPlateau`'s counters are not in the checkpoints; a
+            lowered rate is), except `CSVLogger`, which appends, and
+            `TensorBoard`, which writes on in the same folder.
         verbose: Keras' `fit` verbosity.
         steps: Optional integer, `fit`'s `steps_per_epoch`.
         validation_steps: Optional integer, `fit`'s `validation_steps`.
@@ -56,7 +64,7 @@ def fit_by_epoch(
             the checkpoints and set as `model.fingerprint`.
         restore_best_weights: Optional name of a log `fit` writes at each
             epoch's end, e.g. `"val_accuracy"` (higher is better; lower for
-            names ending in `loss`, `mae` or `mse`). All the epochs run, then
+            names ending in `loss`, `mae` or `mse`). After the last epoch run,
             the model gets back the weights of the epoch where it was best
             (the first of ties), as Keras' `EarlyStopping(patience=epochs,
             restore_best_weights=True)` and fastai's `SaveModelCallback` do.
@@ -94,12 +102,15 @@ def fit_by_epoch(
 
 
 def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps):
-    callbacks = list(callbacks) + [keras.callbacks.TerminateOnNaN(), _StopAfterOneEpoch()]
+    run = OneRun(callbacks)  # before the callback that ends each call, so that it tells a stop from it
+    callbacks = [run, keras.callbacks.TerminateOnNaN(), _StopAfterOneEpoch()]
     initial_epoch = 0
     if checkpoint is not None:
         initial_epoch = checkpoint.restore(model)
         callbacks.append(checkpoint)
-    merged = {}
+    if initial_epoch:
+        run.resume_at(initial_epoch)
+    merged, epochs_run = {}, []
     for epoch in range(initial_epoch, epochs):
         history = model.fit(
             train_data(epoch),
@@ -114,6 +125,7 @@ def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callback
         )
         for key, values in history.history.items():
             merged.setdefault(key, []).extend(values)
+        epochs_run += history.epoch
         loss = history.history.get("loss", [0.0])[-1]
         if not math.isfinite(loss):
             where = f" The last good checkpoint is in {checkpoint.directory!r}." if checkpoint else ""
@@ -121,9 +133,11 @@ def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callback
                 f"Training stopped at epoch {epoch + 1}: the loss became {loss}. "
                 f"Lower the learning rate (`lr_find` suggests one).{where}"
             )
+        if run.finished:
+            break  # the last epoch, or a callback stopped the run
     if merged:
         history.history = merged
-        history.epoch = list(range(initial_epoch, epochs))  # as one `fit` call's History would say
+        history.epoch = epochs_run  # as one `fit` call's History would say
         model.history = history
 
 
