@@ -18,6 +18,10 @@ from ulmfit_tf.export.tflite_full_integer import allow_text_ops
 from ulmfit_tf.export.tflite_full_integer import calibrate_only
 from ulmfit_tf.export.tflite_full_integer import integer_network
 from ulmfit_tf.export.tflite_full_integer import quantize_with_measured_ranges
+from ulmfit_tf.export.tflite_mediapipe import OUTPUT
+from ulmfit_tf.export.tflite_mediapipe import SEQUENCE_LENGTH
+from ulmfit_tf.export.tflite_mediapipe import check_mediapipe_exportable
+from ulmfit_tf.export.tflite_mediapipe import mediapipe_model
 from ulmfit_tf.export.tflite_metadata import write_metadata
 from ulmfit_tf.export.tflite_network import windowed_network
 from ulmfit_tf.export.tflite_runner import litert_interpreter
@@ -25,6 +29,7 @@ from ulmfit_tf.export.tflite_runner import text_op_registerers
 from ulmfit_tf.model_directory import check_new_file
 from ulmfit_tf.model_directory import write_file_atomically
 from ulmfit_tf.options import QUANTIZATIONS
+from ulmfit_tf.options import TFLITE_TARGETS
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
 
@@ -45,8 +50,25 @@ from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS  # noq
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID  # noqa: F401
 
 
-def export_tflite(classifier, path, quantization="none", representative_texts=None, overwrite=False):
+def export_tflite(
+    classifier,
+    path,
+    quantization="none",
+    representative_texts=None,
+    overwrite=False,
+    target="litert",
+    sequence_length=SEQUENCE_LENGTH,
+    model_info=None,
+):
     """Writes a classifier as one `.tflite` file for on-device inference.
+
+    `target="litert"` (the default) writes the file described below, for
+    LiteRT with tensorflow-text's ops (`TFLiteClassifier`).
+    `target="mediapipe"` writes one that MediaPipe Tasks' `TextClassifier`
+    (Android, iOS, web, Python) runs with no code of ours: MediaPipe
+    tokenizes (lowercasing the text) with the SentencePiece model and reads
+    the labels that the file carries, and the file reads the first
+    `sequence_length - 2` pieces (see `tflite_mediapipe`).
 
     With a `SentencePieceTokenizer` the file takes a raw string: its
     signature `serving_default(text: string [1])` tokenizes with
@@ -81,6 +103,13 @@ def export_tflite(classifier, path, quantization="none", representative_texts=No
             (a few hundred typical inputs).
         overwrite: Boolean, replace an existing file at `path` (refused
             otherwise, before the conversion starts).
+        target: `"litert"` or `"mediapipe"` (`quantization` `"none"`,
+            `"float16"` or `"dynamic_int8"`; a SentencePiece classifier).
+        sequence_length: Integer, for `target="mediapipe"`: the file's
+            input positions, `[CLS]` and `[SEP]` included (64: 62 pieces).
+        model_info: Optional dict, for `target="mediapipe"`: `name`,
+            `description`, `version`, `author`, `license` written in the
+            file's metadata.
 
     Returns:
         `path`.
@@ -90,12 +119,20 @@ def export_tflite(classifier, path, quantization="none", representative_texts=No
     ```python
     export_tflite(classifier, "sentiment.tflite", quantization="dynamic_int8")
     labels, probabilities = TFLiteClassifier("sentiment.tflite").predict(["A fine film."])
+    export_tflite(classifier, "sentiment_mediapipe.tflite", "dynamic_int8", target="mediapipe")
     ```
     """
     check_exportable(classifier)
     check_new_file(path, overwrite)
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"Argument `quantization` must be one of {QUANTIZATIONS}. Received: quantization={quantization!r}")
+    if target not in TFLITE_TARGETS:
+        raise ValueError(f"Argument `target` must be one of {TFLITE_TARGETS}. Received: target={target!r}")
+    if target == "mediapipe":
+        check_mediapipe_exportable(classifier, quantization, sequence_length, model_info)
+        metadata = _metadata(classifier, quantization, "mediapipe", sequence_length)
+        model = mediapipe_model(classifier, quantization, sequence_length, model_info, metadata)
+        return write_file_atomically(path, lambda f: f.write(model), overwrite=overwrite)
     if quantization == "int8" and not representative_texts:
         raise ValueError(
             "Argument `representative_texts` must hold typical input texts for `quantization='int8'` "
@@ -155,10 +192,18 @@ def export_tflite(classifier, path, quantization="none", representative_texts=No
         else:
             model = converter.convert()
 
+    model = write_metadata(model, _metadata(classifier, quantization, "text" if text_input else "token_ids"))
+    return write_file_atomically(path, lambda f: f.write(model), overwrite=overwrite)
+
+
+def _metadata(classifier, quantization, model_input, sequence_length=None):
+    """ulmfit-tf's metadata entry: `model_input` is `"text"`, `"token_ids"` or `"mediapipe"` (BERT-style ids)."""
+    preprocessor = classifier.preprocessor
+    regression = classifier.problem_type == "regression"
     metadata = {
         "ulmfit_tf": _version(),
-        "input": "text" if text_input else "token_ids",
-        "output": output_name,
+        "input": model_input,
+        "output": OUTPUT if model_input == "mediapipe" else "prediction" if regression else "probabilities",
         "problem_type": classifier.problem_type,
         "label_names": None if regression else exported_label_names(classifier),
         "quantization": quantization,
@@ -166,8 +211,7 @@ def export_tflite(classifier, path, quantization="none", representative_texts=No
         "padding_id": preprocessor.padding_id,
         "tokenizer": keras.saving.serialize_keras_object(preprocessor.tokenizer),
     }
-    model = write_metadata(model, metadata)
-    return write_file_atomically(path, lambda f: f.write(model), overwrite=overwrite)
+    return metadata if sequence_length is None else dict(metadata, sequence_length=sequence_length)
 
 
 def _quantize_with_measured_ranges(calibrated, representative, text_input):

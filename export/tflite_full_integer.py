@@ -14,6 +14,7 @@ upgrade that changes them changes only this file:
 - `tensorflow.lite.python.schema_py_generated` and
   `tensorflow.lite.tools.flatbuffer_utils` (reading and writing the
   flatbuffer: `flatbuffer_metadata`, `with_flatbuffer_metadata`,
+  `with_signature_tensor_names`,
   `graph_ops`, `has_dynamic_numeric_tensors`);
 - the `api_implements="lstm_<uuid>"` convention by which the converter
   fuses an LSTM into `UNIDIRECTIONAL_SEQUENCE_LSTM` (`fusable_lstm`).
@@ -266,6 +267,21 @@ def with_flatbuffer_metadata(content, entries):
         entry.name = name
         entry.buffer = len(model.buffers) - 1
         model.metadata = (model.metadata or []) + [entry]
+    return _model_bytes(model)
+
+
+def with_signature_tensor_names(content):
+    """The TFLite flatbuffer `content` with each signature's input and output tensors named by their keys.
+
+    The converter names them `serving_default_ids:0`,
+    `StatefulPartitionedCall:0`, ...; clients that find tensors by name
+    (metadata writers, MediaPipe's tools) then see `ids`, `probability`.
+    """
+    model = _model_object(content)
+    for signature in model.signatureDefs:
+        tensors = model.subgraphs[signature.subgraphIndex].tensors
+        for entry in [*signature.inputs, *signature.outputs]:
+            tensors[entry.tensorIndex].name = entry.name
     return _model_bytes(model)
 
 

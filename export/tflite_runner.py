@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.export.tflite_full_integer import has_dynamic_numeric_tensors
 from ulmfit_tf.export.tflite_metadata import load_metadata
 from ulmfit_tf.text.inputs import check_texts
@@ -45,6 +46,11 @@ class TFLiteClassifier:
         with open(self.path, "rb") as f:
             content = f.read()
         self.metadata = load_metadata(content, self.path)
+        if self.metadata["input"] == "mediapipe":
+            raise UserInputError(
+                f"{self.path!r} was exported for MediaPipe Tasks (`target='mediapipe'`): run it with MediaPipe's "
+                "TextClassifier, or export with `target='litert'` for this runner."
+            )
         self.label_names = self.metadata["label_names"]
         self.problem_type = self.metadata["problem_type"]
         text_input = self.metadata["input"] == "text"

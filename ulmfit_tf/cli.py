@@ -22,6 +22,7 @@ from ulmfit_tf.interruptions import interruption_message  # noqa: E402
 from ulmfit_tf.interruptions import signals_interrupt  # noqa: E402
 from ulmfit_tf.options import DTYPE_POLICIES  # noqa: E402
 from ulmfit_tf.options import QUANTIZATIONS  # noqa: E402
+from ulmfit_tf.options import TFLITE_TARGETS  # noqa: E402
 from ulmfit_tf.options import STRATEGIES  # noqa: E402
 
 EXIT_BAD_INPUT = 2
@@ -201,6 +202,15 @@ def build_parser():
     overwrite_option(export, "the SavedModel version folder or .tflite file")
     export.add_argument("--tflite", metavar="FILE", help="write a .tflite file here")
     export.add_argument("--quantization", default="dynamic_int8", choices=QUANTIZATIONS)
+    export.add_argument(
+        "--tflite-target", default="litert", choices=TFLITE_TARGETS,
+        help="litert: text in, for LiteRT with tensorflow-text's ops; mediapipe: for MediaPipe Tasks' TextClassifier "
+        "as it is (none, float16 or dynamic_int8)",
+    )
+    export.add_argument(
+        "--sequence-length", type=positive_int, default=64,
+        help="--tflite-target mediapipe: input positions, [CLS] and [SEP] included (the first N-2 pieces are read)",
+    )
     export.add_argument("--representative-data", metavar="FILE", help="texts calibrating --quantization int8")
     data_options(export, labels=False)
 
@@ -654,6 +664,11 @@ def cmd_export(args):
     representative = None
     if args.tflite:
         check_new_file(args.tflite, args.overwrite)
+        if args.tflite_target == "mediapipe" and args.quantization == "int8":
+            raise UserInputError(
+                "`--tflite-target mediapipe` takes `--quantization` none, float16 or dynamic_int8: an int8 file's "
+                "fused LSTMs keep their state between texts in MediaPipe."
+            )
         if args.quantization == "int8":
             if not args.representative_data:
                 raise UserInputError("`--quantization int8` needs `--representative-data FILE` (typical texts).")
@@ -667,9 +682,11 @@ def cmd_export(args):
             rows.append(("SavedModel", f"{path} ({_size_mb(path)})"))
         if args.tflite:
             export.export_tflite(
-                classifier, args.tflite, args.quantization, representative_texts=representative, overwrite=args.overwrite
+                classifier, args.tflite, args.quantization, representative_texts=representative,
+                overwrite=args.overwrite, target=args.tflite_target, sequence_length=args.sequence_length,
             )
-            rows.append((f"TFLite ({args.quantization})", f"{args.tflite} ({_size_mb(args.tflite)})"))
+            kind = args.quantization if args.tflite_target == "litert" else f"{args.quantization}, {args.tflite_target}"
+            rows.append((f"TFLite ({kind})", f"{args.tflite} ({_size_mb(args.tflite)})"))
     for message in dict.fromkeys(str(warning.message) for warning in caught if warning.category is UserWarning):
         print(f"ulmfit-tf export: warning: {_one_line(message)}", file=sys.stderr)
     _print_table(rows)

@@ -11,3 +11,5 @@ STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 # `ulmfit_tf.export.export_tflite(quantization=...)`.
 QUANTIZATIONS = ("none", "float16", "dynamic_int8", "int8")
+# `ulmfit_tf.export.export_tflite(target=...)`: LiteRT with tensorflow-text's ops, or MediaPipe Tasks as they are.
+TFLITE_TARGETS = ("litert", "mediapipe")
