@@ -100,9 +100,30 @@ def predict_saved_model(path, texts, batch_size=64):
         float32 probabilities `(texts, classes)` (`(0, classes)` for no
         texts) and the class names.
     """
+    predict, names = saved_model_predictor(path, batch_size)
+    return *predict(texts), names
+
+
+def saved_model_predictor(path, batch_size=64):
+    """Loads a SavedModel of `export_saved_model` once, for many calls.
+
+    Args:
+        path: The version folder (`directory/1`).
+        batch_size: Integer, texts per signature call.
+
+    Returns:
+        `(predict, label_names)`: `predict(texts)` gives `(labels,
+        probabilities)` as `predict_saved_model` does.
+
+    Example:
+
+    ```python
+    predict, names = saved_model_predictor("serving/1")
+    labels, probabilities = predict(["A fine film."])
+    ```
+    """
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
 
-    texts = check_texts(texts)
     signatures = tf.saved_model.load(os.fspath(path)).signatures
     if "label_names" not in signatures:
         raise UserInputError(
@@ -111,12 +132,17 @@ def predict_saved_model(path, texts, batch_size=64):
         )
     serve = signatures["serving_default"]
     names = [name.decode("utf-8") for name in signatures["label_names"]()["label_names"].numpy()]
-    outputs = [serve(text=tf.constant(texts[i : i + batch_size], tf.string)) for i in range(0, len(texts), batch_size)]
-    labels = [label.decode("utf-8") for out in outputs for label in out["label"].numpy()]
-    probabilities = np.concatenate(
-        [out["probabilities"].numpy() for out in outputs] or [np.zeros((0, len(names)), "float32")]
-    )
-    return labels, probabilities, names
+
+    def predict(texts):
+        texts = check_texts(texts)
+        outputs = [serve(text=tf.constant(texts[i : i + batch_size], tf.string)) for i in range(0, len(texts), batch_size)]
+        labels = [label.decode("utf-8") for out in outputs for label in out["label"].numpy()]
+        probabilities = np.concatenate(
+            [out["probabilities"].numpy() for out in outputs] or [np.zeros((0, len(names)), "float32")]
+        )
+        return labels, probabilities
+
+    return predict, names
 
 
 def serving_outputs(classifier, token_ids):

