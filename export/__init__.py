@@ -7,6 +7,8 @@ This folder is installed as `ulmfit_tf.export` (see `pyproject.toml`).
 - `export_tflite(classifier, path, quantization="none")`: one `.tflite`
   file (float, float16, dynamic-range int8 or full int8) carrying the
   labels and the vocabulary; the SentencePiece tokenizer runs inside it.
+  With `target="mediapipe"`, a file MediaPipe Tasks' `TextClassifier`
+  (and the TFLite Task Library's `BertNLClassifier`) runs as it is.
 - `TFLiteClassifier(path)`: runs such a file with LiteRT;
   `predict_saved_model(path, texts)` runs a SavedModel.
 """

@@ -20,6 +20,7 @@ import zipfile
 import flatbuffers
 import numpy as np
 import pytest
+import tensorflow as tf
 from flatbuffers import table
 
 from tests.export.conftest import keras_probabilities
@@ -29,7 +30,12 @@ from ulmfit_tf.export import TFLiteClassifier
 from ulmfit_tf.export import export_tflite
 from ulmfit_tf.export.tflite_full_integer import flatbuffer_metadata
 from ulmfit_tf.export.tflite_full_integer import graph_ops
+from ulmfit_tf.export.tflite_mediapipe import INPUTS
+from ulmfit_tf.export.tflite_mediapipe import unrolled_network
 from ulmfit_tf.model_directory import save_model_directory
+from ulmfit_tf.models import AWDLSTMBackbone
+from ulmfit_tf.models import ULMFiTTextClassifier
+from ulmfit_tf.text import SentencePieceTokenizer
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 MEDIAPIPE = "mediapipe==1.2.2"
@@ -66,9 +72,9 @@ def short_texts(classifier, reviews):
     return [text for text, length in zip(texts, lengths) if length <= LENGTH - 2]
 
 
-def bert_inputs(classifier, text):
+def bert_inputs(classifier, text, tokenizer=None):
     """The inputs MediaPipe writes for a text already lowercased: `[CLS] pieces [SEP]` (both `xxunk`, 0), zeros."""
-    pieces = classifier.preprocessor.tokenizer([text]).to_list()[0][1:][: LENGTH - 2]
+    pieces = (tokenizer or classifier.preprocessor.tokenizer)([text]).to_list()[0][1:][: LENGTH - 2]
     ids = np.zeros((1, LENGTH), "int32")
     ids[0, 1 : len(pieces) + 1] = pieces
     mask = (np.arange(LENGTH) < len(pieces) + 2).astype("int32")[None]
@@ -136,6 +142,23 @@ def test_litert_answers_as_keras_whatever_came_before(classifier, mediapipe_file
         assert agreement >= 0.98
     again = np.concatenate([run(**bert_inputs(classifier, text))["probability"] for text in short_texts[::-1]])
     np.testing.assert_array_equal(again[::-1], answers)
+
+
+@pytest.mark.parametrize(
+    "options", [{"reverse": True}, {"add_bos": False}, {"add_eos": True}, {"add_eos": True, "reverse": True}]
+)
+def test_unrolled_network_reads_the_text_as_each_tokenizer_does(classifier, options):
+    """`[CLS]`/`[SEP]` become `xxbos`/`xxeos` or are dropped, and a backward tokenizer's pieces are reversed."""
+    tokenizer = SentencePieceTokenizer(proto=classifier.preprocessor.tokenizer.proto, **options)
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, 8, 12, 2, padding_id=1, seed=3)
+    model = ULMFiTTextClassifier(backbone, 2, preprocessor=tokenizer, bptt=4, max_len=8, seed=3)
+    forward = unrolled_network(model, LENGTH)
+    texts = ["a fine, moving film.", "", "dull", "it drags " * 8]
+    # The forward tokenizer's pieces, as MediaPipe writes them.
+    plain = SentencePieceTokenizer(proto=tokenizer.proto)
+    inputs = [bert_inputs(model, text, plain) for text in texts]
+    answers = np.concatenate([forward(*(tf.constant(x[name]) for name in INPUTS)).numpy() for x in inputs])
+    np.testing.assert_allclose(answers, model.predict(texts, verbose=0), atol=1e-5)
 
 
 @pytest.mark.parametrize(
