@@ -193,11 +193,11 @@ def test_evaluate_takes_every_format_predict_takes(files, classifier, tmp_path, 
     capsys.readouterr()
     accuracies = []
     for model in (classifier, str(serving), str(tflite)):
-        code, out, err = run(["evaluate", "--model", model, "--data", files["test"]], capsys)
+        code, out, err = run(["evaluate", "--model", model, "--data", files["test"], "--json"], capsys)
         assert code == 0, err
-        rows = dict(line.split(None, 1) for line in out.strip().splitlines())
-        assert rows["count"] == "32"
-        accuracies.append(float(rows["accuracy"]))
+        metrics = json.loads(out)
+        assert metrics["count"] == 32
+        accuracies.append(metrics["accuracy"])
     assert accuracies[0] == accuracies[1] == accuracies[2]
 
 
