@@ -95,8 +95,11 @@ def test_runner_rejects_files_that_are_not_ours(tmp_path):
     with pytest.raises(FileNotFoundError, match="No TFLite file"):
         TFLiteClassifier(tmp_path / "missing.tflite")
     not_tflite = tmp_path / "notes.tflite"
-    not_tflite.write_bytes(b"hello, I am not a model")
+    not_tflite.write_bytes(b"hello, I am not a model!")  # 24 bytes: whole 4-byte words
     with pytest.raises(ValueError, match="is not a TFLite model file"):
+        TFLiteClassifier(not_tflite)
+    not_tflite.write_bytes(b"hello, I am not a model")
+    with pytest.raises(ValueError, match=r"is truncated \(23 bytes, not a whole number of 4-byte words\)"):
         TFLiteClassifier(not_tflite)
     inputs = keras.Input((3,))
     plain = keras.Model(inputs, keras.layers.Dense(2)(inputs))
