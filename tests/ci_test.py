@@ -10,7 +10,7 @@ ROOT = pathlib.Path(__file__).parent.parent
 
 def readme_commands():
     lines = (ROOT / "README.md").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip().startswith("python3 -m venv .venv")]
+    return [line.strip() for line in lines if line.strip().startswith("python3 -m venv .venv &&")]
 
 
 def test_readme_opens_with_two_commands_and_ci_runs_the_second():

@@ -88,7 +88,8 @@ class PredictionRows:
             self._write_text(_delimited([["label"] + header + ["text"]], "\t"), sys.stdout)
             yield self
             return
-        with new_folders_removed_on_failure(self.output), exclusive(self.output), disk_full_as_one_line(self.partial):
+        # A full disk is one line even when the folder or the lock cannot be made.
+        with new_folders_removed_on_failure(self.output), disk_full_as_one_line(self.output), exclusive(self.output):
             self._check_partial()  # again, under the lock
             os.makedirs(os.path.dirname(os.path.abspath(self.partial)), exist_ok=True)
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
