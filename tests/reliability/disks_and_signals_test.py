@@ -213,3 +213,12 @@ def test_a_training_run_killed_before_its_first_epoch_says_nothing_was_kept(mode
     assert line == ("ulmfit-tf fit-classifier: interrupted by SIGTERM before an epoch was complete: nothing was kept; "
                     "run the same command to start again.")
     assert sorted(os.listdir(tmp_path)) == ["child.py"]
+
+
+def test_training_into_a_full_disk_is_refused_in_one_line_before_it_starts(models, small_disk, capsys):
+    # HDF5 would crash the process (SIGSEGV) writing a checkpoint into a full disk.
+    code, _, err = run(["fit-classifier", "--language-model", models["lm"], "--train", models["train"], "--output",
+                        str(small_disk / "clf")] + CLASSIFIER, capsys)
+    one_line_error(code, err, "fit-classifier", f"Not enough space to write '{small_disk / 'clf.checkpoints'}': it needs")
+    assert "free some space or give a path on another disk." in err
+    assert sorted(os.listdir(small_disk)) == ["filler"]  # no checkpoint, folder or lock left

@@ -12,6 +12,7 @@ from ulmfit_tf.fingerprint import fingerprint_changes
 from ulmfit_tf.model_directory import read_manifest
 from ulmfit_tf.model_directory import remove_folder
 from ulmfit_tf.model_directory import write_folder_atomically
+from ulmfit_tf.storage import check_free_space
 
 WEIGHTS_FILENAME = "model.weights.h5"
 STATE_FILENAME = "state.json"
@@ -113,6 +114,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if os.path.isdir(self.directory) and not os.listdir(self.directory):
             os.rmdir(self.directory)
 
+    def on_train_begin(self, logs=None):
+        if is_chief(self.model.distribute_strategy):  # a disk too full for a checkpoint: before any training
+            check_free_space(self.directory, _checkpoint_bytes(self.model))
+
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
@@ -142,6 +147,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             best = None
         previous = [path for path in self.checkpoints() if path not in (final, best)]
         fingerprint = None if self.fingerprint is None else {"fingerprint": self.fingerprint}
+        # HDF5 crashes the process on a full disk (SIGSEGV): refuse in one line before writing instead.
+        check_free_space(self.directory, _checkpoint_bytes(self.model))
         write_folder_atomically(final, write, "checkpoint", overwrite=True, manifest=fingerprint)
         for path in previous:
             remove_folder(path, "checkpoint")
@@ -182,6 +189,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 f"({changes}): rerun with the settings it was made with to resume it, or delete "
                 f"{self.directory!r} to start over."
             )
+
+
+def _checkpoint_bytes(model):
+    """About what a checkpoint of `model` takes on disk: its weights, with room for HDF5's own records."""
+    variables = list(model.weights) + list(getattr(model.optimizer, "variables", None) or [])
+    return int(1.25 * sum(np.dtype(v.dtype).itemsize * int(np.prod(v.shape)) for v in variables)) + (1 << 20)
 
 
 def _read_state(path):
