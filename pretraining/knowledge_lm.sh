@@ -16,7 +16,7 @@
 set -euo pipefail
 WORK=${WORK:-/work/knowledge}
 EPOCHS=${EPOCHS:-12}
-VOCABULARY=${VOCABULARY:-8000}
+VOCABULARY=${VOCABULARY:-16000}
 SOURCES=${SOURCES:-"news tweets commons wiki bbc politics headlines austen bible wordnet"}
 cd "$(dirname "$0")/.."
 log=pretraining/knowledge_lm.log

@@ -41,6 +41,7 @@ VARIANTS = {
     "glove-random-fill-8k": ("cf8k", "cf8k.glove_random.npy", MODERN),
     "glove-16k": ("cf16k", "cf16k.glove_projection.npy", MODERN),
     "spacy-8k": ("cf8k", "cf8k.spacy_pca.npy", MODERN),
+    "glove-32k": ("cf32k", "cf32k.glove_projection.npy", MODERN),
     "glove-8k-old": ("cf8k", "cf8k.glove_projection.npy", MODERN + OLD),
     "glove-8k-all": ("cf8k", "cf8k.glove_projection.npy", MODERN + OLD + DEFINITIONS),
 }
