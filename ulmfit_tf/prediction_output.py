@@ -32,6 +32,7 @@ from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.model_directory import check_new_file
 from ulmfit_tf.model_directory import exclusive
 from ulmfit_tf.storage import disk_full_as_one_line
+from ulmfit_tf.storage import link_new
 from ulmfit_tf.storage import new_folders_removed_on_failure
 
 PARTIAL_SUFFIX = ".partial"
@@ -124,13 +125,7 @@ class PredictionRows:
         if self.overwrite:
             os.replace(self.partial, self.output)
         else:
-            try:
-                os.link(self.partial, self.output)
-            except FileExistsError:
-                raise UserInputError(
-                    f"{os.fspath(self.output)!r} was written by another run meanwhile: pass --overwrite to replace "
-                    "it, or give another path."
-                ) from None
+            link_new(self.partial, self.output)
         self._finished = True
         self._remove_partial()
 

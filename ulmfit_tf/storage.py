@@ -21,6 +21,7 @@ import shutil
 from ulmfit_tf.errors import UserInputError
 
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS)
 
 
 def umask():
@@ -104,14 +105,27 @@ def disk_full_as_one_line(path):
 
 
 def link_new(partial, path):
-    """Puts `partial` at `path` unless a file appeared there meanwhile (another run): never replaces it."""
+    """Puts `partial` at `path` unless a file appeared there meanwhile (another run): never replaces it.
+
+    On a filesystem without hard links (FAT, exFAT, some network shares) it
+    checks, then renames: a run that writes `path` between the two can
+    still be replaced there.
+    """
     try:
         os.link(partial, path)
+        return
     except FileExistsError:
+        taken = True
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        taken = os.path.lexists(path)
+    if taken:
         raise UserInputError(
             f"{os.fspath(path)!r} was written by another run meanwhile: pass --overwrite (`overwrite=True`) to "
             "replace it, or give another path."
-        ) from None
+        )
+    os.replace(partial, path)
 
 
 _RENAME_EXCHANGE = 2

@@ -5,6 +5,7 @@ send real signals to a command running in a subprocess, paused at a chosen
 point by a wrapper script.
 """
 
+import errno
 import os
 import signal
 import stat
@@ -23,6 +24,7 @@ from ulmfit_tf import cli
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.model_directory import write_file_atomically
 from ulmfit_tf.models import ULMFiTTextClassifier
+from ulmfit_tf.storage import link_new
 
 
 @pytest.fixture
@@ -222,3 +224,17 @@ def test_training_into_a_full_disk_is_refused_in_one_line_before_it_starts(model
     one_line_error(code, err, "fit-classifier", f"Not enough space to write '{small_disk / 'clf.checkpoints'}': it needs")
     assert "free some space or give a path on another disk." in err
     assert sorted(os.listdir(small_disk)) == ["filler"]  # no checkpoint, folder or lock left
+
+
+def test_files_are_written_on_a_filesystem_without_hard_links(tmp_path, monkeypatch):
+    def no_hard_links(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")  # as FAT, exFAT and some shares answer
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    path = tmp_path / "notes.txt"
+    write_file_atomically(path, lambda f: f.write("new"), text=True)
+    assert path.read_text() == "new" and sorted(os.listdir(tmp_path)) == ["notes.txt"]
+    (tmp_path / "other").write_text("other")
+    with pytest.raises(UserInputError, match="notes.txt' was written by another run meanwhile: pass --overwrite"):
+        link_new(str(tmp_path / "other"), str(path))
+    assert path.read_text() == "new"  # never replaced
