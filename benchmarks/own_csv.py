@@ -111,7 +111,7 @@ def write_csvs(folder):
     from ulmfit_tf.datasets import NEWS_PACKAGE
     from ulmfit_tf.datasets import _zipped_csv_column
     from ulmfit_tf.datasets import load_english_corpus
-    from ulmfit_tf.model_directory import write_file_atomically
+    from ulmfit_tf.folders import write_file_atomically
 
     columns = [_zipped_csv_column(*NEWS_PACKAGE, "healthtweets.zip", "healthtweets.csv", name)
                for name in ("text", "source_id")]

@@ -57,7 +57,7 @@ def write_section(heading, details, table, path="BENCHMARKS.md"):
     else:
         end = text.find("\n## ", start + 1)
         text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1 :])
-    from ulmfit_tf.model_directory import write_file_atomically
+    from ulmfit_tf.folders import write_file_atomically
 
     write_file_atomically(path, lambda f: f.write(text), text=True, overwrite=True)
 

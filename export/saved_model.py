@@ -9,7 +9,7 @@ import tensorflow as tf
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.export.exportable import check_exportable
 from ulmfit_tf.export.exportable import exported_label_names
-from ulmfit_tf.model_directory import write_folder_atomically
+from ulmfit_tf.folders import write_folder_atomically
 from ulmfit_tf.text.inputs import check_texts
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS  # noqa: F401  (importable from here)
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID  # noqa: F401  (importable from here)

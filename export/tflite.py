@@ -26,8 +26,8 @@ from ulmfit_tf.export.tflite_metadata import write_metadata
 from ulmfit_tf.export.tflite_network import windowed_network
 from ulmfit_tf.export.tflite_runner import litert_interpreter
 from ulmfit_tf.export.tflite_runner import text_op_registerers
-from ulmfit_tf.model_directory import check_new_file
-from ulmfit_tf.model_directory import write_file_atomically
+from ulmfit_tf.folders import check_new_file
+from ulmfit_tf.folders import write_file_atomically
 from ulmfit_tf.options import QUANTIZATIONS
 from ulmfit_tf.options import TFLITE_TARGETS
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer

@@ -9,8 +9,8 @@ import pytest
 from ulmfit_tf import cli
 from ulmfit_tf import datasets
 from ulmfit_tf import demo
+from ulmfit_tf.folders import read_manifest
 from ulmfit_tf.model_directory import load_model_directory
-from ulmfit_tf.model_directory import read_manifest
 
 TINY_LM = ["--vocabulary-size", "200", "--embedding-dim", "8", "--hidden-dim", "16", "--num-layers", "2",
            "--batch-size", "8", "--bptt", "16", "--quiet"]

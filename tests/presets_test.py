@@ -295,7 +295,7 @@ def test_the_command_line_takes_presets_and_fastai_folders(saved_lm, tmp_path, c
 
 def test_the_bundled_english_language_model():
     from ulmfit_tf import datasets
-    from ulmfit_tf.model_directory import file_size
+    from ulmfit_tf.folders import file_size
     from ulmfit_tf.pipeline import BUNDLED_LANGUAGE_MODEL
     from ulmfit_tf.pipeline import RECIPES
     from ulmfit_tf.stages import perplexity

@@ -16,8 +16,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "callbacks", "cli", "convert", "datasets", "distribute", "errors", "export", "fingerprint", "layers", "losses",
-    "model_directory", "models", "optimizers", "pipeline", "presets", "schedules", "stages", "text", "training",
+    "callbacks", "cli", "convert", "datasets", "distribute", "errors", "export", "fingerprint", "folders", "layers",
+    "losses", "model_directory", "models", "optimizers", "pipeline", "presets", "schedules", "stages", "text",
+    "training",
 )
 _ATTRIBUTES = {
     "lr_find": "ulmfit_tf.callbacks",

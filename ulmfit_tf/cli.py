@@ -414,8 +414,8 @@ def _output(args, kind, strategy):
     Under a multi-worker strategy only the chief, which writes, holds the lock.
     """
     from ulmfit_tf.distribute import is_chief
-    from ulmfit_tf.model_directory import check_output
-    from ulmfit_tf.model_directory import exclusive
+    from ulmfit_tf.folders import check_output
+    from ulmfit_tf.folders import exclusive
 
     output = args.output.rstrip(os.sep) or args.output
     check_output(output, kind, args.overwrite)
@@ -522,7 +522,7 @@ def _array_file(path):
 
 def cmd_finetune_lm(args):
     from ulmfit_tf import stages
-    from ulmfit_tf.model_directory import read_manifest
+    from ulmfit_tf.folders import read_manifest
 
     distribution = _distribution(args)
     with _output(args, "language_model", distribution["strategy"]) as output:
@@ -670,8 +670,8 @@ def _exported_predictor(path):
 def cmd_export(args):
     from ulmfit_tf import export
     from ulmfit_tf.errors import UserInputError
-    from ulmfit_tf.model_directory import check_new_file
-    from ulmfit_tf.model_directory import check_output
+    from ulmfit_tf.folders import check_new_file
+    from ulmfit_tf.folders import check_output
 
     if not args.saved_model and not args.tflite:
         raise UserInputError("Nothing to export: pass `--saved-model DIR` and/or `--tflite FILE`.")
@@ -712,7 +712,7 @@ def cmd_export(args):
 @contextlib.contextmanager
 def _all_or_nothing(args):
     """Removes what a failed or interrupted export made: a new SavedModel version and the folders made for it."""
-    from ulmfit_tf.model_directory import remove_folder
+    from ulmfit_tf.folders import remove_folder
     from ulmfit_tf.storage import new_folders_removed_on_failure
 
     version = os.path.join(args.saved_model, str(args.version)) if args.saved_model else None
@@ -727,14 +727,14 @@ def _all_or_nothing(args):
 
 
 def _size_mb(path):
-    from ulmfit_tf.model_directory import file_size
+    from ulmfit_tf.folders import file_size
 
     return f"{file_size(path) / 1e6:.1f} MB"
 
 
 def cmd_lr_find(args):
     from ulmfit_tf import stages
-    from ulmfit_tf.model_directory import check_new_file
+    from ulmfit_tf.folders import check_new_file
 
     check_new_file(args.plot, args.overwrite)
     texts, labels = read_labelled(args.train, args)

@@ -29,8 +29,8 @@ import signal
 import sys
 
 from ulmfit_tf.errors import UserInputError
-from ulmfit_tf.model_directory import check_new_file
-from ulmfit_tf.model_directory import exclusive
+from ulmfit_tf.folders import check_new_file
+from ulmfit_tf.folders import exclusive
 from ulmfit_tf.storage import disk_full_as_one_line
 from ulmfit_tf.storage import link_new
 from ulmfit_tf.storage import new_folders_removed_on_failure

@@ -31,11 +31,11 @@ from ulmfit_tf.bounded_reading import parse_json
 from ulmfit_tf.bounded_reading import read_bounded
 from ulmfit_tf.bounded_reading import read_json_file
 from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.folders import confined_path
+from ulmfit_tf.folders import read_manifest
+from ulmfit_tf.folders import write_folder_atomically
 from ulmfit_tf.model_directory import FILENAMES
-from ulmfit_tf.model_directory import confined_path
 from ulmfit_tf.model_directory import load_model_directory
-from ulmfit_tf.model_directory import read_manifest
-from ulmfit_tf.model_directory import write_folder_atomically
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from ulmfit_tf.text.word_tokenizer import WordTokenizer
 

@@ -10,7 +10,7 @@ from ulmfit_tf.callbacks.epoch_checkpoint import is_better
 from ulmfit_tf.callbacks.one_run import OneRun
 from ulmfit_tf.distribute import is_chief
 from ulmfit_tf.errors import UserInputError
-from ulmfit_tf.model_directory import exclusive
+from ulmfit_tf.folders import exclusive
 
 
 class TrainingDiverged(RuntimeError):

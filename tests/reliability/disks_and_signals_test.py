@@ -22,7 +22,7 @@ from tests.reliability.outputs_test import one_line_error
 from tests.reliability.outputs_test import run
 from ulmfit_tf import cli
 from ulmfit_tf.errors import UserInputError
-from ulmfit_tf.model_directory import write_file_atomically
+from ulmfit_tf.folders import write_file_atomically
 from ulmfit_tf.models import ULMFiTTextClassifier
 from ulmfit_tf.storage import link_new
 
@@ -144,9 +144,9 @@ CHILD = textwrap.dedent(
         time.sleep(120)
 
     if point == "write":  # a folder's files written, its lock held, the swap not made
-        from ulmfit_tf import model_directory
-        apply_umask = model_directory.apply_umask
-        model_directory.apply_umask = lambda path: (apply_umask(path), pause())
+        from ulmfit_tf import folders
+        apply_umask = folders.apply_umask
+        folders.apply_umask = lambda path: (apply_umask(path), pause())
     elif point == "predict":
         from ulmfit_tf import stages
         stages.predict = pause

@@ -19,10 +19,10 @@ import pytest
 from ulmfit_tf import cli
 from ulmfit_tf import datasets
 from ulmfit_tf.errors import UserInputError
-from ulmfit_tf.model_directory import MANIFEST
-from ulmfit_tf.model_directory import check_output
+from ulmfit_tf.folders import MANIFEST
+from ulmfit_tf.folders import check_output
+from ulmfit_tf.folders import write_folder_atomically
 from ulmfit_tf.model_directory import load_model_directory
-from ulmfit_tf.model_directory import write_folder_atomically
 
 TINY_LM = ["--vocabulary-size", "200", "--embedding-dim", "8", "--hidden-dim", "16", "--num-layers", "2",
            "--batch-size", "8", "--bptt", "16", "--quiet"]
@@ -213,7 +213,7 @@ def test_finetune_takes_the_language_model_s_settings(files, tmp_path, capsys):
 WRITER = textwrap.dedent(
     """
     import os, signal, sys, time
-    from ulmfit_tf.model_directory import exclusive, write_folder_atomically
+    from ulmfit_tf.folders import exclusive, write_folder_atomically
     target, mode = sys.argv[1:3]
 
     def write(folder):

@@ -9,9 +9,9 @@ from ulmfit_tf.bounded_reading import read_json_file
 from ulmfit_tf.distribute import is_chief
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.fingerprint import fingerprint_changes
-from ulmfit_tf.model_directory import read_manifest
-from ulmfit_tf.model_directory import remove_folder
-from ulmfit_tf.model_directory import write_folder_atomically
+from ulmfit_tf.folders import read_manifest
+from ulmfit_tf.folders import remove_folder
+from ulmfit_tf.folders import write_folder_atomically
 from ulmfit_tf.storage import check_free_space
 
 WEIGHTS_FILENAME = "model.weights.h5"
