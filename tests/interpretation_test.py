@@ -98,6 +98,7 @@ def test_pieces_become_readable_words(tokenizer):
     assert readable_words(["xxbos", "xxmaj", "the", "xxup", "cast", "shines"], [9, 1, 2, 3, 4, 5]) == (
         ["The", "CAST", "shines"], [3.0, 7.0, 5.0]
     )
+    assert readable_words(["xxbos", "\u2581b", "xxunk", "\u2581film"], [1, 0.5, 0.25, 2])[0] == ["b\u2047", "film"]
     assert readable_words(["xxbos", "\u2581gri", "pping", "\u2581film"], [1, 0.5, 0.25, 2]) == (
         ["gripping", "film"], [0.75, 2.0]
     )

@@ -26,6 +26,8 @@ from keras import ops
 METHODS = ("integrated_gradients", "gradient")
 WORD_START = "\u2581"  # SentencePiece's mark of a piece that begins a word
 CASE_MARKERS = {"xxmaj": str.capitalize, "xxup": str.upper}  # fastai's word rules (`WordTokenizer`)
+UNKNOWN_PIECES = ("xxunk", "<unk>")
+UNKNOWN_SHOWN = "\u2047"  # what SentencePiece decodes an unknown piece to
 
 
 def top_losses(classifier, texts, labels, k=10, batch_size=64):
@@ -179,7 +181,7 @@ def readable_words(pieces, scores):
     (`▁`); fastai's case markers (`xxmaj`, `xxup`) are applied to the word
     that follows and add their score to it. The begin-of-text token
     (`xxbos`, or the first token when it is a control token like `<s>`)
-    is left out.
+    is left out; an unknown token reads `⁇`.
 
     Args:
         pieces: List of token strings, in reading order.
@@ -202,7 +204,7 @@ def readable_words(pieces, scores):
             case, pending = CASE_MARKERS[piece], pending + float(score)
             continue
         starts = not spaced or not words or piece.startswith(WORD_START)
-        word = piece.lstrip(WORD_START)
+        word = UNKNOWN_SHOWN if piece in UNKNOWN_PIECES else piece.lstrip(WORD_START)
         if case is not None:
             word, case = case(word), None
         if starts:
