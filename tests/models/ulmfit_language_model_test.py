@@ -102,8 +102,9 @@ def test_with_vocabulary_matches_embeddings_as_fastai():
     new = ["xxunk", "xxpad", "w3", "brand-new", "xxfake", "w0"]
     matched = model.with_vocabulary(Vocabulary(new))
     assert matched.vocabulary == new and matched.backbone.vocabulary_size == 6
-    assert isinstance(matched.preprocessor, WordTokenizer) and matched.preprocessor.get_vocabulary() == new
-    assert matched.preprocessor.reverse and matched.preprocessor.add_bos
+    tokenizer = matched.preprocessor.tokenizer
+    assert isinstance(tokenizer, WordTokenizer) and tokenizer.get_vocabulary() == new
+    assert tokenizer.reverse and tokenizer.add_bos
     rows = np.concatenate([embeddings, embeddings.mean(0, keepdims=True)])[[0, 1, 12, 30, 29, 9]]
     np.testing.assert_array_equal(matched.backbone.token_embedding.embeddings.numpy(), rows)
     np.testing.assert_allclose(matched.decoder_bias.bias.numpy(), np.append(bias, bias.mean())[[0, 1, 12, 30, 29, 9]])

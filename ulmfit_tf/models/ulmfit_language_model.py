@@ -1,4 +1,5 @@
 import keras
+import keras_hub
 import numpy as np
 from keras import ops
 
@@ -7,7 +8,11 @@ from ulmfit_tf.layers.activation_regularization import ActivationRegularization
 from ulmfit_tf.layers.rnn_dropout import RNNDropout
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.dropouts import LANGUAGE_MODEL_DROPOUTS
-from ulmfit_tf.presets import PresetMixin
+from ulmfit_tf.models.keyword_arguments import BASE_ARGUMENTS
+from ulmfit_tf.models.keyword_arguments import check_keyword_arguments
+from ulmfit_tf.models.lstm_state_generation import LSTMStateGeneration
+from ulmfit_tf.models.preset_writer import write_preset
+from ulmfit_tf.models.ulmfit_causal_lm_preprocessor import ULMFiTCausalLMPreprocessor
 from ulmfit_tf.text.vocabulary import Vocabulary
 from ulmfit_tf.text.word_tokenizer import WordTokenizer
 
@@ -30,7 +35,7 @@ class DecoderBias(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
 @distribute_fixes
-class ULMFiTLanguageModel(PresetMixin, keras.Model):
+class ULMFiTLanguageModel(LSTMStateGeneration, keras_hub.models.CausalLM):
     """AWD-LSTM language model with a decoder tied to the embedding.
 
     The backbone's last output goes through locked output dropout and is
@@ -41,11 +46,19 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
     `(batch, timesteps, vocabulary_size)` (float32, also under mixed
     precision), so it trains with plain `model.fit` on `(ids, next_ids)`.
 
-    `ULMFiTLanguageModel.from_preset(preset)` loads a pretrained one (a
-    preset, a model folder or a fastai pretrained folder such as
-    `wt103-fwd/`), `save_to_preset(directory)` writes one, and
-    `with_vocabulary(tokens)` moves it onto another vocabulary as fastai's
-    `match_embeds` does.
+    It is a KerasHub `CausalLM`: `generate(prompts, max_length)` writes
+    text with the sampler given to `compile(sampler=...)` (`"greedy"`,
+    `"top_k"` (the default), `"top_p"`, `"beam"`, `"random"`,
+    `"contrastive"` or a `keras_hub.samplers.Sampler`), carrying the LSTM
+    states from token to token as its cache. Generation leaves a `stateful`
+    model's carried state as it was.
+
+    A KerasHub task: `keras_hub.models.CausalLM.from_preset(preset)` loads
+    one (a bundled name such as `"awd_lstm_small_en"`, a preset folder, a
+    `hf://` or `kaggle://` handle), `save_to_preset(folder)` writes one;
+    `ulmfit_tf.presets.load_language_model` also reads command-line model
+    folders and fastai's pretrained folders. `with_vocabulary(tokens)`
+    moves it onto another vocabulary as fastai's `match_embeds` does.
 
     Args:
         backbone: An `AWDLSTMBackbone`. Make it `stateful` (with a fixed
@@ -59,12 +72,17 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
             Defaults to `1.0`.
         vocabulary: Optional list of `vocabulary_size` strings, the token of
             each id (fastai's `itos`). Saved with the model. Defaults to the
-            preprocessor's vocabulary.
-        preprocessor: Optional tokenizer from strings to ids (e.g.
-            `SentencePieceTokenizer`), saved with the model so that the
-            later stages tokenize text exactly as this model was trained.
+            tokenizer's vocabulary.
+        preprocessor: Optional `ULMFiTCausalLMPreprocessor`, or the
+            tokenizer to wrap in one (`SentencePieceTokenizer`,
+            `WordTokenizer` with a vocabulary). Saved with the model, so
+            that the later stages tokenize text exactly as this model was
+            trained; `generate` needs it to take strings.
         seed: Optional integer, seed of the output dropout.
-        **kwargs: Base model keyword arguments, such as `name`.
+        compile: Boolean, compile with `compile()`'s defaults. Defaults to
+            `True`, as KerasHub's tasks.
+        **kwargs: Base model keyword arguments: `name`, `trainable`,
+            `dtype` (the backbone's is used).
 
     Example:
 
@@ -81,9 +99,20 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
     >>> model.predict(ids[:, :-1], verbose=0).shape
     (4, 10, 100)
 
+    With a tokenizer, it writes text:
+
+    ```python
+    language_model = ULMFiTLanguageModel.from_preset("awd_lstm_small_en")
+    language_model.compile(sampler="top_p")
+    language_model.generate("The film is", max_length=40)
+    ```
+
     Reference:
         - [Howard & Ruder, 2018](https://arxiv.org/abs/1801.06146)
     """
+
+    backbone_cls = AWDLSTMBackbone
+    preprocessor_cls = ULMFiTCausalLMPreprocessor
 
     def __init__(
         self,
@@ -94,15 +123,19 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
         vocabulary=None,
         preprocessor=None,
         seed=None,
+        compile=True,
         **kwargs,
     ):
-        if vocabulary is None and preprocessor is not None:
-            vocabulary = preprocessor.get_vocabulary()
+        check_keyword_arguments(type(self), kwargs, BASE_ARGUMENTS)
+        kwargs.pop("dtype", None)  # the backbone's policy, as in KerasHub's tasks
         if not isinstance(backbone, AWDLSTMBackbone):
             raise ValueError(
                 "Argument `backbone` must be an `AWDLSTMBackbone`. "
                 f"Received: backbone={backbone}"
             )
+        preprocessor = _causal_lm_preprocessor(preprocessor)
+        if vocabulary is None and preprocessor is not None:
+            vocabulary = preprocessor.tokenizer.get_vocabulary()
         if vocabulary is not None:
             vocabulary = [str(token) for token in vocabulary]
             if len(vocabulary) != backbone.vocabulary_size:
@@ -113,16 +146,19 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
                 )
 
         # === Layers ===
+        dtype = backbone.dtype_policy
         self.backbone = backbone
         self.preprocessor = preprocessor
         self.output_dropout_layer = RNNDropout(
             output_dropout * backbone.dropout_multiplier,
             seed=seed,
+            dtype=dtype,
             name="output_dropout",
         )
         self.activation_regularization = ActivationRegularization(
-            ar_alpha, tar_beta, name="activation_regularization"
+            ar_alpha, tar_beta, dtype=dtype, name="activation_regularization"
         )
+        # Logits stay float32 under mixed precision.
         self.decoder_bias = DecoderBias(dtype="float32", name="decoder_bias")
 
         # === Functional Model ===
@@ -132,7 +168,7 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
         dropped = self.activation_regularization([raw, dropped])
         logits = backbone.token_embedding(dropped, reverse=True)
         logits = self.decoder_bias(logits)
-        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+        super().__init__(inputs=token_ids, outputs=logits, compile=False, **kwargs)
 
         # === Config ===
         self.output_dropout = output_dropout
@@ -140,6 +176,53 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
         self.tar_beta = tar_beta
         self.vocabulary = vocabulary
         self.seed = seed
+        if compile:
+            self.compile()
+
+    @property
+    def preprocessor(self):
+        """The `ULMFiTCausalLMPreprocessor` holding the tokenizer, or `None`.
+
+        Setting a bare tokenizer wraps it.
+        """
+        return getattr(self, "_preprocessor", None)
+
+    @preprocessor.setter
+    def preprocessor(self, value):
+        self._preprocessor = _causal_lm_preprocessor(value)
+
+    # KerasHub's `PipelineModel` turns the inputs of these into batched
+    # datasets run through the preprocessor (one padded text per row); this
+    # model reads streams of ids whose rows continue from batch to batch
+    # (stateful BPTT), so they are `keras.Model`'s.
+    fit = keras.Model.fit
+    evaluate = keras.Model.evaluate
+    predict = keras.Model.predict
+    train_on_batch = keras.Model.train_on_batch
+    test_on_batch = keras.Model.test_on_batch
+    predict_on_batch = keras.Model.predict_on_batch
+
+    def compile(self, optimizer="auto", loss="auto", *, weighted_metrics=None, sampler="top_k", **kwargs):
+        """`CausalLM.compile` without its default weighted accuracy.
+
+        KerasHub adds one for its padded texts; this model trains on
+        unpadded streams and reports only the `metrics` it is given.
+
+        Args:
+            optimizer: As `keras_hub.models.CausalLM.compile`.
+            loss: As `keras_hub.models.CausalLM.compile`.
+            weighted_metrics: Optional list of metrics. Defaults to `None`.
+            sampler: A sampler name or `keras_hub.samplers.Sampler`, used
+                by `generate`. Defaults to `"top_k"`.
+            **kwargs: Any other argument of `keras.Model.compile`.
+        """
+        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, sampler=sampler, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips this for a custom `compile`; ours takes the same arguments.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def reset_state(self):
         """Zeroes the carried LSTM state of a `stateful` language model."""
@@ -153,8 +236,8 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
         token listed there twice, such as `xxfake`, takes its last id, as in
         fastai); any other token gets the mean row and the mean bias. The
         LSTM weights and every setting are copied; the new model's
-        `preprocessor` is a `WordTokenizer` over `tokens` (keeping `add_bos`
-        and `reverse` of this model's preprocessor). This is how fastai
+        tokenizer is a `WordTokenizer` over `tokens` (keeping `add_bos` and
+        `reverse` of this model's tokenizer). This is how fastai
         starts from a pretrained language model on a corpus of your own.
 
         Args:
@@ -177,10 +260,11 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
                 "This language model has no `vocabulary` to match the new tokens to; build it with "
                 "`vocabulary=` (the token of each id) or a preprocessor that has one."
             )
+        tokenizer = getattr(self.preprocessor, "tokenizer", None)
         tokenizer = WordTokenizer(
-            add_bos=getattr(self.preprocessor, "add_bos", True),
+            add_bos=getattr(tokenizer, "add_bos", True),
             vocabulary=tokens if isinstance(tokens, Vocabulary) else [str(token) for token in tokens],
-            reverse=getattr(self.preprocessor, "reverse", False),
+            reverse=getattr(tokenizer, "reverse", False),
         )
         old_ids = {token: i for i, token in enumerate(self.vocabulary)}
         rows = [old_ids.get(token, -1) for token in tokenizer.get_vocabulary()]
@@ -195,7 +279,9 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
             output_dropout=self.output_dropout,
             ar_alpha=self.ar_alpha,
             tar_beta=self.tar_beta,
-            preprocessor=tokenizer,
+            preprocessor=ULMFiTCausalLMPreprocessor(
+                tokenizer, sequence_length=getattr(self.preprocessor, "sequence_length", 1024)
+            ),
             seed=self.seed,
             name=self.name,
         )
@@ -215,25 +301,64 @@ class ULMFiTLanguageModel(PresetMixin, keras.Model):
             [backbone.embedding_dropout_layer, self.decoder_bias]
         ]
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "output_dropout": self.output_dropout,
-            "ar_alpha": self.ar_alpha,
-            "tar_beta": self.tar_beta,
-            "vocabulary": self.vocabulary,
-            "preprocessor": None
-            if self.preprocessor is None
-            else keras.saving.serialize_keras_object(self.preprocessor),
-            "seed": self.seed,
-        }
+    def save_to_preset(self, preset_dir, max_shard_size=10, model_card=None, overwrite=False):
+        """Writes this language model as a KerasHub preset folder, all at once.
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("backbone", "preprocessor"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
-        return cls(**config)
+        KerasHub's layout (`config.json` and `model.weights.h5` for the
+        backbone, `task.json` and `task.weights.h5` for the decoder bias and
+        the preprocessor's config, `tokenizer.json`, `assets/tokenizer/`,
+        `metadata.json`) with ulmfit-tf's manifest and a model card
+        (`README.md`); see `ulmfit_tf.models.preset_writer.write_preset`.
+
+        Args:
+            preset_dir: The folder: missing, empty, or (with `overwrite`) a
+                preset ulmfit-tf wrote.
+            max_shard_size: KerasHub's weight shard size, in GB.
+            model_card: Optional dict of the card's fields (`description`,
+                `data`, `command`, `minutes`, `validation_perplexity`,
+                `license`).
+            overwrite: Boolean, replace an existing preset folder.
+
+        Returns:
+            The folder, as a string.
+
+        Example:
+
+        ```python
+        language_model.save_to_preset("presets/news_lm", model_card={"data": "2017 news articles"})
+        keras_hub.models.CausalLM.from_preset("presets/news_lm")
+        ```
+        """
+        base = super(ULMFiTLanguageModel, self)
+        return write_preset(
+            self, preset_dir, lambda folder: base.save_to_preset(folder, max_shard_size), model_card, overwrite
+        )
+
+    def load_task_weights(self, filepath):
+        # The file holds no optimizer state (`save_to_preset` leaves it out);
+        # Keras would warn that this model's optimizer finds none.
+        optimizer, self.optimizer = self.optimizer, None
+        try:
+            super().load_task_weights(filepath)
+        finally:
+            self.optimizer = optimizer
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "output_dropout": self.output_dropout,
+                "ar_alpha": self.ar_alpha,
+                "tar_beta": self.tar_beta,
+                "vocabulary": self.vocabulary,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+def _causal_lm_preprocessor(preprocessor):
+    """`preprocessor` itself, or a bare tokenizer wrapped in a `ULMFiTCausalLMPreprocessor`."""
+    if preprocessor is None or isinstance(preprocessor, keras_hub.models.CausalLMPreprocessor):
+        return preprocessor
+    return ULMFiTCausalLMPreprocessor(preprocessor)
