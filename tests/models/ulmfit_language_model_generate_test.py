@@ -1,3 +1,9 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 import keras
 import keras_hub
 import numpy as np
@@ -170,3 +176,36 @@ def test_keras_file_keeps_the_preprocessor(tmp_path):
     model.compile(sampler="greedy")
     reloaded.compile(sampler="greedy")
     assert reloaded.generate(PROMPTS, max_length=9) == model.generate(PROMPTS, max_length=9)
+
+
+def test_causal_lm_from_preset_gives_this_model_back_in_a_fresh_process(tmp_path):
+    texts = [a["text"] for a in datasets.load_news_articles()[:30]]
+    tokenizer = SentencePieceTokenizer.train(texts, vocabulary_size=120)
+    backbone = AWDLSTMBackbone(vocabulary_size=120, embedding_dim=8, hidden_dim=12, num_layers=2, seed=0)
+    model = ULMFiTLanguageModel(backbone, preprocessor=ULMFiTCausalLMPreprocessor(tokenizer, sequence_length=8))
+    model.decoder_bias.bias.assign(np.random.default_rng(0).normal(size=120).astype("float32"))
+    folder = model.save_to_preset(str(tmp_path / "preset"))
+    ids = np.array([[2, 5, 9, 30, 31]])
+    model.compile(sampler="greedy")
+    script = textwrap.dedent(
+        f"""
+        import json, keras_hub, numpy as np
+        import ulmfit_tf.models
+        model = keras_hub.models.CausalLM.from_preset({folder!r})
+        model.compile(sampler="greedy")
+        print(json.dumps({{
+            "class": type(model).__name__,
+            "preprocessor": type(model.preprocessor).__name__,
+            "sequence_length": model.preprocessor.sequence_length,
+            "logits": model.predict(np.array({ids.tolist()}), verbose=0).tolist(),
+            "text": model.generate("The"),
+        }}))
+        """
+    )
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["class"] == "ULMFiTLanguageModel" and loaded["preprocessor"] == "ULMFiTCausalLMPreprocessor"
+    assert loaded["sequence_length"] == 8
+    np.testing.assert_array_equal(np.array(loaded["logits"], "float32"), model.predict(ids, verbose=0))
+    assert loaded["text"] == model.generate("The")
