@@ -1,4 +1,4 @@
-"""fastai's pretrained-LM flow, `from_preset(folder)` + `with_vocabulary`, against fastai 2.8.12 itself.
+"""fastai's pretrained-LM flow, `presets.load_language_model(folder)` + `with_vocabulary`, against fastai 2.8.12 itself.
 
 The fixtures (`tests/fixtures/fastai_pretrained/`, see its README) hold a
 fastai `wt103-fwd`-style folder in torch's zip and legacy formats, a target
@@ -17,9 +17,8 @@ import pytest
 
 from tests.convert.torch_file_test import CreatesFile
 from tests.convert.torch_files import torch_save
+from ulmfit_tf import presets
 from ulmfit_tf.errors import UserInputError
-from ulmfit_tf.models import ULMFiTLanguageModel
-from ulmfit_tf.models import ULMFiTTextClassifier
 from ulmfit_tf.stages import finetune_language_model
 from ulmfit_tf.text import Vocabulary
 from ulmfit_tf.text import WordTokenizer
@@ -44,7 +43,7 @@ def fixture(layout):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_reproduces_fastai_load_pretrained(layout):
     folder, target, expected = fixture(layout)
-    pretrained = ULMFiTLanguageModel.from_preset(folder)
+    pretrained = presets.load_language_model(folder)
     assert pretrained.backbone.vocabulary_size == 408 and isinstance(pretrained.preprocessor, WordTokenizer)
     assert pretrained.vocabulary[:3] == ["xxunk", "xxpad", "xxbos"]
     vocabulary = Vocabulary.from_corpus(WordTokenizer()(target["texts"]).to_list())
@@ -60,7 +59,7 @@ def test_reproduces_fastai_load_pretrained(layout):
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_stateful_continuation(layout):
     folder, target, expected = fixture(layout)
-    model = ULMFiTLanguageModel.from_preset(folder, stateful=True, batch_size=3).with_vocabulary(target["vocab"])
+    model = presets.load_language_model(folder, stateful=True, batch_size=3).with_vocabulary(target["vocab"])
     assert model.backbone.stateful and model.backbone.batch_size == 3
     first = model.predict(expected["input_ids"], batch_size=3, verbose=0)
     second = model.predict(expected["input_ids_2"], batch_size=3, verbose=0)
@@ -70,11 +69,11 @@ def test_stateful_continuation(layout):
 
 def test_finetune_accepts_it_as_it_is():
     folder, target, _ = fixture("zip")
-    model = ULMFiTLanguageModel.from_preset(folder, dropout_multiplier=0.5).with_vocabulary(target["vocab"])
+    model = presets.load_language_model(folder, dropout_multiplier=0.5).with_vocabulary(target["vocab"])
     tuned = finetune_language_model(model, target["texts"][:40], batch_size=4, bptt=10, epochs=1, verbose=0)
     assert tuned.preprocessor.get_vocabulary() == target["vocab"]
     assert np.isfinite(tuned.history.history["loss"]).all()
-    classifier = ULMFiTTextClassifier.from_preset(folder, num_classes=2)
+    classifier = presets.load_classifier(folder, num_classes=2)
     assert classifier.predict(["A fine film."], verbose=0).shape == (1, 2)
 
 
@@ -89,7 +88,7 @@ def test_malicious_pth_in_a_folder_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     torch_save({"0.encoder.weight": np.zeros((2, 2), "float32"), "x": CreatesFile(marker)}, folder / "lstm_fwd.pth")
     with pytest.raises(UserInputError, match=r"lstm_fwd\.pth' names the global \w+\.system, which a state dict"):
-        ULMFiTLanguageModel.from_preset(folder)
+        presets.load_language_model(folder)
     assert not marker.exists()
 
 
@@ -98,7 +97,7 @@ def test_malicious_pkl_in_a_folder_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     (folder / "itos_wt103.pkl").write_bytes(pickle.dumps(["xxunk", CreatesFile(marker)]))
     with pytest.raises(UserInputError, match=r"itos_wt103\.pkl' names the global \w+\.system, which a list of strings"):
-        ULMFiTLanguageModel.from_preset(folder)
+        presets.load_language_model(folder)
     assert not marker.exists()
 
 
@@ -106,7 +105,7 @@ def test_vocabulary_of_another_size_is_named(tmp_path):
     folder = copy_folder(tmp_path)
     (folder / "itos_wt103.pkl").write_bytes(pickle.dumps(["xxunk", "xxpad", "the"]))
     with pytest.raises(UserInputError) as error:
-        ULMFiTLanguageModel.from_preset(folder)
+        presets.load_language_model(folder)
     assert str(error.value) == (
         f"The fastai pretrained folder {str(folder)!r} cannot be used ('lstm_fwd.pth' with 'itos_wt103.pkl'): "
         "Argument `vocabulary` must hold one token per id, 408 tokens. Received: a vocabulary of 3 tokens"
@@ -117,7 +116,7 @@ def test_two_pth_files_are_not_a_fastai_folder(tmp_path):
     folder = copy_folder(tmp_path)
     shutil.copy(folder / "lstm_fwd.pth", folder / "lstm_bwd.pth")
     with pytest.raises(UserInputError) as error:
-        ULMFiTLanguageModel.from_preset(folder)
+        presets.load_language_model(folder)
     assert str(error.value) == (
         f"{str(folder)!r} is not a preset: it has no config.json (an ulmfit-tf preset), no ulmfit_tf.json (a model "
         "folder), and not one .pth with one .pkl (a fastai pretrained language model; it has 2 .pth and 1 .pkl)."

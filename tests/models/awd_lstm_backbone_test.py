@@ -4,7 +4,7 @@ import pytest
 from tests.conftest import save_and_reload
 from ulmfit_tf.models import CLASSIFIER_DROPOUTS
 from ulmfit_tf.models import AWDLSTMBackbone
-from ulmfit_tf.models.presets import backbone_dropouts
+from ulmfit_tf.models.dropouts import backbone_dropouts
 
 
 def tiny_backbone(**kwargs):

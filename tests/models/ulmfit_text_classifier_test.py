@@ -1,5 +1,3 @@
-import json
-import zipfile
 
 import keras
 import numpy as np
@@ -104,7 +102,7 @@ def test_xla_predictions_match_the_plain_path(tokenizer):
     # `compile(jit_compile=True)`: README's fast path for one request on a CPU.
     plain, fast = (
         ULMFiTTextClassifier.from_language_model(
-            language_model(tokenizer.vocabulary_size), 2, preprocessor=tokenizer, bptt=3, max_len=6, seed=1
+            language_model(tokenizer.vocabulary_size()), 2, preprocessor=tokenizer, bptt=3, max_len=6, seed=1
         )
         for _ in range(2)
     )
@@ -130,7 +128,7 @@ def test_pooling_mask_keeps_whole_chunks_within_max_len():
 
 def test_fit_predict_and_save_on_raw_texts(tokenizer, tmp_path):
     model = ULMFiTTextClassifier.from_language_model(
-        language_model(tokenizer.vocabulary_size), 2, preprocessor=tokenizer, label_names=["fresh", "rotten"], seed=1,
+        language_model(tokenizer.vocabulary_size()), 2, preprocessor=tokenizer, label_names=["fresh", "rotten"], seed=1,
         dropout_multiplier=0.2,
     )
     model.compile(optimizer=keras.optimizers.Adam(0.02))
@@ -164,7 +162,7 @@ def test_multi_label_and_bounded_regression():
 
 def test_pads_with_the_backbones_padding_id(tokenizer):
     """Texts were padded with 1 whatever the backbone's `padding_id`: a batch's short texts read padding."""
-    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, 8, 12, 2, padding_id=3, seed=1)
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size(), 8, 12, 2, padding_id=3, seed=1)
     model = ULMFiTTextClassifier(backbone, 2, preprocessor=tokenizer, bptt=3, max_len=6, seed=1)
     assert isinstance(model.preprocessor, ULMFiTTextClassifierPreprocessor) and model.preprocessor.padding_id == 3
     texts = [TEXTS[0], " ".join(TEXTS[1:6]), ""]
@@ -191,7 +189,7 @@ def test_long_documents_are_read_by_their_last_tokens(tokenizer):
 def test_string_datasets_are_cut_and_mapped_for_validation_too(tokenizer):
     """A `tf.data` dataset of strings was not cut to `max_tokens`, and `validation_data` as one was not mapped."""
     model = ULMFiTTextClassifier.from_language_model(
-        language_model(tokenizer.vocabulary_size), 2, label_names=["fresh", "rotten"], seed=1,
+        language_model(tokenizer.vocabulary_size()), 2, label_names=["fresh", "rotten"], seed=1,
         preprocessor=ULMFiTTextClassifierPreprocessor(tokenizer, max_tokens=5),
     )
     labels = np.array([0, 1] * 24, "int32")
@@ -207,40 +205,24 @@ def test_string_datasets_are_cut_and_mapped_for_validation_too(tokenizer):
     np.testing.assert_allclose(history.history["val_loss"][-1], expected["loss"], rtol=1e-5)
 
 
-def test_loads_keras_files_whose_preprocessor_is_a_bare_tokenizer(tokenizer, tmp_path):
-    """Classifiers saved before `ULMFiTTextClassifierPreprocessor` had the tokenizer as `preprocessor`."""
-    model = classifier(preprocessor=tokenizer, label_names=["fresh", "rotten"])
-    new_file, old_file = tmp_path / "new.keras", tmp_path / "old.keras"
-    model.save(new_file)
-    # The layout those files have: the tokenizer's config and its asset at the preprocessor's place.
-    with zipfile.ZipFile(new_file) as new, zipfile.ZipFile(old_file, "w") as old:
-        for name in new.namelist():
-            content = new.read(name)
-            if name == "config.json":
-                config = json.loads(content)
-                config["config"]["preprocessor"] = keras.saving.serialize_keras_object(tokenizer)
-                content = json.dumps(config)
-            old.writestr(name.replace("assets/preprocessor/tokenizer/", "assets/preprocessor/"), content)
-    with zipfile.ZipFile(old_file) as old:
-        assert "assets/preprocessor/sentencepiece.model" in old.namelist()
-    reloaded = keras.saving.load_model(old_file)
-    assert isinstance(reloaded.preprocessor, ULMFiTTextClassifierPreprocessor)
-    assert reloaded.preprocessor.tokenizer.proto == tokenizer.proto and reloaded.preprocessor.padding_id == 1
-    np.testing.assert_allclose(reloaded.predict(TEXTS[:4], verbose=0), model.predict(TEXTS[:4], verbose=0), atol=1e-6)
-    # The same layout unzipped: read where it is, nothing written into the user's folder.
-    folder = tmp_path / "old_unzipped"
-    with zipfile.ZipFile(old_file) as old:
-        old.extractall(folder)
-    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
-    reloaded = keras.saving.load_model(folder)
-    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
-    np.testing.assert_allclose(reloaded.predict(TEXTS[:4], verbose=0), model.predict(TEXTS[:4], verbose=0), atol=1e-6)
+def test_a_language_models_backbone_is_made_a_classifiers():
+    # KerasHub builds a task on a preset's backbone: a language model's is re-made with the classifier's settings.
+    backbone = AWDLSTMBackbone(60, embedding_dim=8, hidden_dim=12, num_layers=2, dropout_multiplier=0.5, seed=3)
+    model = ULMFiTTextClassifier(backbone, 2)
+    assert model.backbone is not backbone and model.backbone.padding_id == 1 and not model.backbone.stateful
+    assert (model.backbone.input_dropout, model.backbone.dropout_multiplier, model.backbone.seed) == (0.4, 0.5, 3)
+    for mine, theirs in zip(model.backbone.encoder_variables(), backbone.encoder_variables()):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
 def test_errors():
-    backbone = AWDLSTMBackbone(60, embedding_dim=8, hidden_dim=12, num_layers=2)
-    with pytest.raises(ValueError, match="Argument `backbone` must mask padding"):
-        ULMFiTTextClassifier(backbone, 2)
+    backbone = AWDLSTMBackbone(60, embedding_dim=8, hidden_dim=12, num_layers=2, padding_id=1)
+    with pytest.raises(ValueError) as error:
+        ULMFiTTextClassifier(backbone)
+    assert str(error.value) == (
+        "Argument `num_classes` must be a positive integer (to build a classifier on a language model's preset, "
+        "pass `num_classes=`). Received: num_classes=None"
+    )
     with pytest.raises(ValueError, match="Argument `max_len` must be None or an integer >= bptt"):
         classifier(bptt=8, max_len=4)
     with pytest.raises(ValueError, match="Argument `problem_type` must be one of"):
@@ -248,7 +230,7 @@ def test_errors():
     with pytest.raises(ValueError, match="Argument `y_range` must be"):
         classifier(y_range=(0, 1))
     with pytest.raises(ValueError, match="no `preprocessor`"):
-        classifier().predict(["text"])
+        ULMFiTTextClassifier(backbone, 2).predict(["text"])
     with pytest.raises(ValueError, match="no `label_names`"):
         classifier().encode_targets(["fresh"])
     with pytest.raises(ValueError, match="same sizes"):

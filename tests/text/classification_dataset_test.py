@@ -113,8 +113,3 @@ def test_pretokenized_ids_give_the_same_batches_and_tokenizing_shows_progress(ca
     with pytest.raises(ValueError, match="same length"):
         classification_dataset(ids, TARGETS[:5], None)
 
-
-def test_max_length_is_the_deprecated_name_of_max_tokens():
-    with pytest.warns(DeprecationWarning, match="use `max_tokens`"):
-        data = classification_dataset(["1 2 3 4 5"], [0], numbers, max_length=2, shuffle=False)
-    np.testing.assert_array_equal(next(iter(data))[0], [[4, 5]])

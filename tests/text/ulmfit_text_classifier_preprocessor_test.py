@@ -34,7 +34,7 @@ def test_maps_a_dataset_of_texts_and_labels_keeping_the_labels():
     assert ids.numpy().tolist() == [[6, 7], [8, 1]]
     assert targets.dtype == tf.float64 and targets.numpy().tolist() == [0.25, 4.5]
     ids, targets, weights = preprocessor()(tf.constant(["a"]), np.array([1]), np.array([2.0]))
-    assert ids.numpy().tolist() == [[4]] and targets.numpy().tolist() == [1] and weights.numpy().tolist() == [2.0]
+    assert ids.numpy().tolist() == [[4]] and np.asarray(targets).tolist() == [1] and np.asarray(weights).tolist() == [2.0]
 
 
 def test_device_ids_are_the_layers_ids_for_one_text():

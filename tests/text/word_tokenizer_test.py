@@ -84,7 +84,7 @@ def test_vocabulary_maps_tokens_to_ids_and_round_trips():
     ids = tokenizer(["A fine film.", "A dull film."])
     assert ids.dtype == tf.int32
     assert ids.to_list() == [[2, 9, 10, 11, 12], [2, 9, 0, 11, 12]]
-    assert tokenizer.vocabulary_size == 13 and tokenizer.get_vocabulary() == itos
+    assert tokenizer.vocabulary_size() == 13 and tokenizer.get_vocabulary() == itos
     restored = WordTokenizer.from_config(tokenizer.get_config())
     assert restored(["A dull film."]).to_list() == [[2, 9, 0, 11, 12]]
 

@@ -153,10 +153,10 @@ def _classifier(weights, encoder, vocab, dropouts, options):
     preprocessor = None
     if vocab is not None:
         preprocessor = WordTokenizer(vocabulary=list(vocab))
-        if preprocessor.vocabulary_size != len(encoder["embedding"][1]):
+        if preprocessor.vocabulary_size() != len(encoder["embedding"][1]):
             raise ValueError(
                 f"Argument `vocab` must hold one token per embedding row, {len(encoder['embedding'][1])} "
-                f"tokens. Received: {preprocessor.vocabulary_size} tokens"
+                f"tokens. Received: {preprocessor.vocabulary_size()} tokens"
             )
     backbone = _backbone(encoder, dropouts, dict(options, padding_id=PADDING_ID))
     classifier = ULMFiTTextClassifier(

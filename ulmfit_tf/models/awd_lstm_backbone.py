@@ -1,14 +1,17 @@
 import keras
+import keras_hub
 from keras import ops
 
 from ulmfit_tf.layers.embedding_dropout import EmbeddingDropout
 from ulmfit_tf.layers.rnn_dropout import RNNDropout
 from ulmfit_tf.layers.weight_drop_lstm import WeightDropLSTM
 from ulmfit_tf.models.dropouts import LANGUAGE_MODEL_DROPOUTS
+from ulmfit_tf.models.keyword_arguments import check_keyword_arguments
+from ulmfit_tf.models.preset_writer import write_preset
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
-class AWDLSTMBackbone(keras.Model):
+class AWDLSTMBackbone(keras_hub.models.Backbone):
     """The AWD-LSTM encoder of ULMFiT.
 
     Token ids go through an embedding with embedding dropout, locked input
@@ -26,8 +29,14 @@ class AWDLSTMBackbone(keras.Model):
 
     Every dropout rate ends in `_dropout` and is multiplied by
     `dropout_multiplier` (fastai's `drop_mult`). The defaults are fastai's
-    `awd_lstm_lm_config`; `presets.CLASSIFIER_DROPOUTS` holds its classifier
+    `awd_lstm_lm_config`; `dropouts.CLASSIFIER_DROPOUTS` holds its classifier
     config.
+
+    A KerasHub backbone: `keras_hub.models.Backbone.from_preset(preset)`
+    loads one from a preset (a bundled name, a folder, `hf://` or
+    `kaggle://`), with any constructor argument changed by keyword
+    (`stateful=True, batch_size=32`, say); `save_to_preset` writes one.
+    Unknown keyword arguments are refused rather than ignored.
 
     Args:
         vocabulary_size: Integer, number of tokens in the vocabulary.
@@ -50,7 +59,9 @@ class AWDLSTMBackbone(keras.Model):
         batch_size: Optional integer, fixed batch size (needed when
             `stateful=True`).
         seed: Optional integer, seeds every dropout mask.
-        **kwargs: Base model keyword arguments, such as `name`.
+        dtype: Optional dtype or `keras.DTypePolicy` of every layer (the
+            ids stay int32). Defaults to Keras' global policy.
+        **kwargs: Base model keyword arguments: `name`, `trainable`.
 
     Returns:
         A dict with `"sequence_output"`, the last layer's output of shape
@@ -87,8 +98,10 @@ class AWDLSTMBackbone(keras.Model):
         stateful=False,
         batch_size=None,
         seed=None,
+        dtype=None,
         **kwargs,
     ):
+        check_keyword_arguments(type(self), kwargs)
         for name, value in (
             ("vocabulary_size", vocabulary_size),
             ("embedding_dim", embedding_dim),
@@ -119,17 +132,20 @@ class AWDLSTMBackbone(keras.Model):
             vocabulary_size,
             embedding_dim,
             embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
+            dtype=dtype,
             name="token_embedding",
         )
         self.embedding_dropout_layer = EmbeddingDropout(
             self.token_embedding,
             rate=embedding_dropout * dropout_multiplier,
             seed=seed_for(0),
+            dtype=dtype,
             name="embedding_dropout",
         )
         self.input_dropout_layer = RNNDropout(
             input_dropout * dropout_multiplier,
             seed=seed_for(1),
+            dtype=dtype,
             name="input_dropout",
         )
         self.lstm_layers = [
@@ -139,6 +155,7 @@ class AWDLSTMBackbone(keras.Model):
                 return_sequences=True,
                 stateful=stateful,
                 seed=seed_for(10 + i),
+                dtype=dtype,
                 name=f"lstm_{i}",
             )
             for i in range(num_layers)
@@ -147,6 +164,7 @@ class AWDLSTMBackbone(keras.Model):
             RNNDropout(
                 hidden_dropout * dropout_multiplier,
                 seed=seed_for(20 + i),
+                dtype=dtype,
                 name=f"hidden_dropout_{i}",
             )
             for i in range(num_layers - 1)
@@ -172,6 +190,7 @@ class AWDLSTMBackbone(keras.Model):
                 "raw_outputs": raw_outputs,
                 "dropped_outputs": dropped_outputs,
             },
+            dtype=dtype,
             **kwargs,
         )
 
@@ -224,25 +243,45 @@ class AWDLSTMBackbone(keras.Model):
         for target, value in zip(self.encoder_variables(), source.encoder_variables()):
             target.assign(value)
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "embedding_dim": self.embedding_dim,
-            "hidden_dim": self.hidden_dim,
-            "num_layers": self.num_layers,
-            "embedding_dropout": self.embedding_dropout,
-            "input_dropout": self.input_dropout,
-            "hidden_dropout": self.hidden_dropout,
-            "weight_dropout": self.weight_dropout,
-            "dropout_multiplier": self.dropout_multiplier,
-            "padding_id": self.padding_id,
-            "stateful": self.stateful,
-            "batch_size": self.batch_size,
-            "seed": self.seed,
-        }
+    def save_to_preset(self, preset_dir, max_shard_size=10, model_card=None, overwrite=False):
+        """Writes this backbone as a KerasHub preset folder, all at once.
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        `config.json`, `model.weights.h5` and `metadata.json` (KerasHub's),
+        ulmfit-tf's manifest and a model card (`README.md`); see
+        `ulmfit_tf.models.preset_writer.write_preset`.
+
+        Args:
+            preset_dir: The folder: missing, empty, or (with `overwrite`) a
+                preset ulmfit-tf wrote.
+            max_shard_size: KerasHub's weight shard size, in GB.
+            model_card: Optional dict of the card's fields.
+            overwrite: Boolean, replace an existing preset folder.
+
+        Returns:
+            The folder, as a string.
+        """
+        base = super(AWDLSTMBackbone, self)
+        return write_preset(
+            self, preset_dir, lambda folder: base.save_to_preset(folder, max_shard_size), model_card, overwrite
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "embedding_dim": self.embedding_dim,
+                "hidden_dim": self.hidden_dim,
+                "num_layers": self.num_layers,
+                "embedding_dropout": self.embedding_dropout,
+                "input_dropout": self.input_dropout,
+                "hidden_dropout": self.hidden_dropout,
+                "weight_dropout": self.weight_dropout,
+                "dropout_multiplier": self.dropout_multiplier,
+                "padding_id": self.padding_id,
+                "stateful": self.stateful,
+                "batch_size": self.batch_size,
+                "seed": self.seed,
+            }
+        )
+        return config

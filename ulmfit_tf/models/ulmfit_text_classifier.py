@@ -1,8 +1,10 @@
 import keras
+import keras_hub
 import numpy as np
 from keras import ops
 
 from ulmfit_tf.distribute import distribute_fixes
+from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.layers.concat_pooling import ConcatPooling
 from ulmfit_tf.layers.last_chunks_mask import LastChunksMask
 from ulmfit_tf.layers.pooling_classifier_head import PoolingClassifierHead
@@ -10,22 +12,20 @@ from ulmfit_tf.layers.sigmoid_range import SigmoidRange
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.dropouts import CLASSIFIER_DROPOUTS
 from ulmfit_tf.models.dropouts import backbone_dropouts
-from ulmfit_tf.presets import PresetMixin
+from ulmfit_tf.models.keyword_arguments import BASE_ARGUMENTS
+from ulmfit_tf.models.keyword_arguments import check_keyword_arguments
+from ulmfit_tf.models.preset_writer import write_preset
 from ulmfit_tf.text.classification_dataset import encode_labels
 from ulmfit_tf.text.text_classifier_pipeline import TextClassifierPipeline
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
-
-# `LastChunksMask` and `SigmoidRange` were defined here, and older `.keras`
-# files name this module for them.
-__all__ = ["LastChunksMask", "PROBLEM_TYPES", "SigmoidRange", "ULMFiTTextClassifier"]
 
 PROBLEM_TYPES = ("single_label", "multi_label", "regression")
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
 @distribute_fixes
-class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
+class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifier):
     """ULMFiT's text classifier: AWD-LSTM encoder, concat pooling, head.
 
     Token ids `(batch, timesteps)`, padded after the text with the
@@ -54,10 +54,21 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
     names as labels (`TextClassifierPipeline`). Set it to `None` to feed ids
     only. `predict([])` returns an empty `(0, num_classes)` array.
 
+    A KerasHub task: `keras_hub.models.TextClassifier.from_preset(preset,
+    num_classes=2)` builds one on a language model's preset (the encoder's
+    weights, a new head), and loads a saved classifier (head included)
+    when `num_classes` is left out; `save_to_preset(folder)` writes one.
+    Keyword arguments of `from_preset` are this constructor's; others are
+    refused. The model is compiled on construction (`compile=False`
+    skips it), as KerasHub's tasks are.
+
     Args:
-        backbone: An `AWDLSTMBackbone` with `padding_id` set (fastai's 1)
-            and `stateful=False`; `from_language_model` builds one with the
-            classifier's dropouts.
+        backbone: An `AWDLSTMBackbone`. A language model's (no `padding_id`,
+            or `stateful`) is re-made as a classifier's: the same sizes and
+            weights, fastai's classifier dropouts (`CLASSIFIER_DROPOUTS`,
+            scaled by its `dropout_multiplier`), padding (fastai's 1)
+            masked, no state carried; `from_language_model` does the same
+            with a dropout multiplier and seed of your choice.
         num_classes: Integer, number of classes (or of regression outputs).
         preprocessor: Optional `ULMFiTTextClassifierPreprocessor` padding
             with the backbone's `padding_id`, or a tokenizer from strings to
@@ -78,7 +89,10 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
             `output_p`), multiplied by the backbone's `dropout_multiplier`.
             Defaults to `0.4`.
         seed: Optional integer, seeds the head's dropout.
-        **kwargs: Base model keyword arguments, such as `name`.
+        compile: Boolean, compile with `compile()`'s defaults. Defaults to
+            `True`.
+        **kwargs: Base model keyword arguments: `name`, `trainable`,
+            `dtype` (the backbone's is used).
 
     Example:
 
@@ -96,10 +110,13 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
         - [Howard & Ruder, 2018](https://arxiv.org/abs/1801.06146)
     """
 
+    backbone_cls = AWDLSTMBackbone
+    preprocessor_cls = ULMFiTTextClassifierPreprocessor
+
     def __init__(
         self,
         backbone,
-        num_classes,
+        num_classes=None,
         preprocessor=None,
         label_names=None,
         problem_type="single_label",
@@ -109,16 +126,20 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
         hidden_dims=(50,),
         output_dropout=CLASSIFIER_DROPOUTS["output_dropout"],
         seed=None,
+        compile=True,
         **kwargs,
     ):
+        check_keyword_arguments(type(self), kwargs, BASE_ARGUMENTS)
+        kwargs.pop("dtype", None)  # the backbone's policy, as in KerasHub's tasks
         if not isinstance(backbone, AWDLSTMBackbone):
             raise ValueError(f"Argument `backbone` must be an `AWDLSTMBackbone`. Received: backbone={backbone}")
-        if backbone.padding_id is None or backbone.stateful:
-            raise ValueError(
-                "Argument `backbone` must mask padding and keep no state between calls: build it with "
-                "`padding_id=1, stateful=False` (or use `ULMFiTTextClassifier.from_language_model`). "
-                f"Received: padding_id={backbone.padding_id}, stateful={backbone.stateful}"
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise UserInputError(
+                "Argument `num_classes` must be a positive integer (to build a classifier on a language model's "
+                f"preset, pass `num_classes=`). Received: num_classes={num_classes}"
             )
+        if backbone.padding_id is None or backbone.stateful:
+            backbone = _classifier_backbone(backbone, backbone.dropout_multiplier, backbone.seed)
         if problem_type not in PROBLEM_TYPES:
             raise ValueError(f"Argument `problem_type` must be one of {PROBLEM_TYPES}. Received: problem_type={problem_type!r}")
         if not isinstance(bptt, int) or bptt < 1:
@@ -141,13 +162,17 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
             y_range = (float(y_range[0]), float(y_range[1]))
 
         # === Layers ===
+        dtype = backbone.dtype_policy
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.pooling_mask = LastChunksMask(bptt, max_len, backbone.padding_id, name="pooling_mask")
-        self.pooling = ConcatPooling(name="pooling")
+        self.pooling_mask = LastChunksMask(bptt, max_len, backbone.padding_id, dtype=dtype, name="pooling_mask")
+        self.pooling = ConcatPooling(dtype=dtype, name="pooling")
         dropout_rates = [output_dropout * backbone.dropout_multiplier] + [0.1] * len(hidden_dims)
-        self.head = PoolingClassifierHead(num_classes, hidden_dims, dropout_rates, seed=seed, name="head")
+        self.head = PoolingClassifierHead(num_classes, hidden_dims, dropout_rates, seed=seed, dtype=dtype, name="head")
+        # Regression outputs stay float32 under mixed precision.
         self.output_range = None if y_range is None else SigmoidRange(*y_range, dtype="float32", name="output_range")
+        # `compile` reads the problem type.
+        self.problem_type = problem_type
 
         # === Functional Model ===
         token_ids = backbone.input
@@ -156,18 +181,19 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
         outputs = self.head(pooled)
         if self.output_range is not None:
             outputs = self.output_range(outputs)
-        super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
+        super().__init__(inputs=token_ids, outputs=outputs, compile=False, **kwargs)
 
         # === Config ===
         self.num_classes = num_classes
         self.label_names = label_names
-        self.problem_type = problem_type
         self.y_range = y_range
         self.bptt = bptt
         self.max_len = max_len
         self.hidden_dims = tuple(hidden_dims)
         self.output_dropout = output_dropout
         self.seed = seed
+        if compile:
+            self.compile()
 
     @classmethod
     def from_language_model(cls, language_model, num_classes, dropout_multiplier=None, seed=None, **kwargs):
@@ -184,7 +210,8 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
                 to the language model's.
             seed: Optional integer, seeds the dropouts.
             **kwargs: Other arguments of `ULMFiTTextClassifier`
-                (`preprocessor`, `label_names`, `bptt`, ...).
+                (`preprocessor`, by default the language model's tokenizer;
+                `label_names`, `bptt`, ...).
         """
         source = getattr(language_model, "backbone", language_model)
         if not isinstance(source, AWDLSTMBackbone):
@@ -192,18 +219,11 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
                 "Argument `language_model` must be a `ULMFiTLanguageModel` or an `AWDLSTMBackbone`. "
                 f"Received: language_model={language_model}"
             )
-        backbone = AWDLSTMBackbone(
-            vocabulary_size=source.vocabulary_size,
-            embedding_dim=source.embedding_dim,
-            hidden_dim=source.hidden_dim,
-            num_layers=source.num_layers,
-            dropout_multiplier=source.dropout_multiplier if dropout_multiplier is None else dropout_multiplier,
-            padding_id=PADDING_ID,
-            seed=seed,
-            **backbone_dropouts(CLASSIFIER_DROPOUTS),
-        )
-        backbone.set_encoder_weights(source)
-        return cls(backbone, num_classes, seed=seed, **kwargs)
+        if "preprocessor" not in kwargs:
+            preprocessor = getattr(language_model, "preprocessor", None)
+            kwargs["preprocessor"] = getattr(preprocessor, "tokenizer", preprocessor)
+        multiplier = source.dropout_multiplier if dropout_multiplier is None else dropout_multiplier
+        return cls(_classifier_backbone(source, multiplier, seed), num_classes, seed=seed, **kwargs)
 
     def load_encoder(self, language_model):
         """Copies the embedding and LSTM weights of a fine-tuned language model."""
@@ -223,8 +243,7 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
         """The `ULMFiTTextClassifierPreprocessor` from raw strings to ids, or `None`.
 
         Setting a bare tokenizer wraps it, padding with the backbone's
-        `padding_id` (classifiers saved before the preprocessor existed
-        have a tokenizer here).
+        `padding_id`.
         """
         return self._preprocessor
 
@@ -297,30 +316,79 @@ class ULMFiTTextClassifier(PresetMixin, TextClassifierPipeline, keras.Model):
             )
         return encode_labels(list(y), self.label_names)[0]
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_classes": self.num_classes,
-            "preprocessor": None
-            if self.preprocessor is None
-            else keras.saving.serialize_keras_object(self.preprocessor),
-            "label_names": self.label_names,
-            "problem_type": self.problem_type,
-            "y_range": self.y_range,
-            "bptt": self.bptt,
-            "max_len": self.max_len,
-            "hidden_dims": list(self.hidden_dims),
-            "output_dropout": self.output_dropout,
-            "seed": self.seed,
-        }
+    def save_to_preset(self, preset_dir, max_shard_size=10, model_card=None, overwrite=False):
+        """Writes this classifier as a KerasHub preset folder, all at once.
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("backbone", "preprocessor"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
-        return cls(**config)
+        KerasHub's layout (`config.json` and `model.weights.h5` for the
+        backbone, `task.json` and `task.weights.h5` for the head,
+        `preprocessor.json`, `tokenizer.json` and `assets/tokenizer/`,
+        `metadata.json`) with ulmfit-tf's manifest and a model card
+        (`README.md`); see `ulmfit_tf.models.preset_writer.write_preset`.
+
+        Args:
+            preset_dir: The folder: missing, empty, or (with `overwrite`) a
+                preset ulmfit-tf wrote.
+            max_shard_size: KerasHub's weight shard size, in GB.
+            model_card: Optional dict of the card's fields (`description`,
+                `data`, `command`, `minutes`, `validation_perplexity`,
+                `license`).
+            overwrite: Boolean, replace an existing preset folder.
+
+        Returns:
+            The folder, as a string.
+
+        Example:
+
+        ```python
+        classifier.save_to_preset("presets/reviews", model_card={"data": "Rotten Tomatoes"})
+        keras_hub.models.TextClassifier.from_preset("presets/reviews")
+        ```
+        """
+        base = super(ULMFiTTextClassifier, self)
+        return write_preset(
+            self, preset_dir, lambda folder: base.save_to_preset(folder, max_shard_size), model_card, overwrite
+        )
+
+    def load_task_weights(self, filepath):
+        # The file holds no optimizer state (`save_to_preset` leaves it out);
+        # Keras would warn that this model's optimizer finds none.
+        optimizer, self.optimizer = self.optimizer, None
+        try:
+            super().load_task_weights(filepath)
+        finally:
+            self.optimizer = optimizer
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_classes": self.num_classes,
+                "label_names": self.label_names,
+                "problem_type": self.problem_type,
+                "y_range": self.y_range,
+                "bptt": self.bptt,
+                "max_len": self.max_len,
+                "hidden_dims": list(self.hidden_dims),
+                "output_dropout": self.output_dropout,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+def _classifier_backbone(source, dropout_multiplier, seed):
+    """A classifier's encoder with `source`'s sizes and weights: fastai's classifier dropouts, padding masked."""
+    backbone = AWDLSTMBackbone(
+        vocabulary_size=source.vocabulary_size,
+        embedding_dim=source.embedding_dim,
+        hidden_dim=source.hidden_dim,
+        num_layers=source.num_layers,
+        dropout_multiplier=dropout_multiplier,
+        padding_id=PADDING_ID,
+        seed=seed,
+        dtype=source.dtype_policy,
+        **backbone_dropouts(CLASSIFIER_DROPOUTS),
+    )
+    backbone.set_encoder_weights(source)
+    return backbone
 

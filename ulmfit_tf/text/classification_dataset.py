@@ -1,5 +1,4 @@
 import sys
-import warnings
 
 import keras
 import numpy as np
@@ -8,7 +7,6 @@ import tensorflow as tf
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.labels import check_label_forms
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS
-from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS as MAX_LENGTH  # noqa: F401  (old name)
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import last_tokens
@@ -80,7 +78,6 @@ def classification_dataset(
     max_tokens=MAX_TOKENS,
     num_buckets=8,
     batch_multiple=1,
-    max_length=None,
 ):
     """Batches of `(token_ids, targets)` for a text classifier.
 
@@ -121,7 +118,6 @@ def classification_dataset(
             strategy then share each batch evenly. The fewer than
             `batch_multiple` texts left over in a length bucket sit out
             that epoch (fastai's training loader drops a whole last batch).
-        max_length: Deprecated name of `max_tokens`.
 
     Returns:
         A `tf.data.Dataset` of `(token_ids, targets)`, `token_ids` int32 of
@@ -150,9 +146,6 @@ def classification_dataset(
             f"Argument `batch_size` must be a multiple of `batch_multiple` ({batch_multiple}). "
             f"Received: batch_size={batch_size}"
         )
-    if max_length is not None:
-        warnings.warn("`max_length` is deprecated: use `max_tokens`.", DeprecationWarning, stacklevel=2)
-        max_tokens = max_length
     if max_tokens is not None and max_tokens < 1:
         raise ValueError(f"Argument `max_tokens` must be a positive integer or None. Received: max_tokens={max_tokens}")
     padding_id = PADDING_ID

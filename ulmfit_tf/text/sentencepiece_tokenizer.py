@@ -83,6 +83,7 @@ class SentencePieceTokenizer(Tokenizer):
         super().__init__(dtype="int32", reverse=reverse, **kwargs)
         self.add_bos = add_bos
         self.add_eos = add_eos
+        self.file_assets = [PROTO_FILENAME]
         self.proto = None
         if proto is not None:
             self.set_proto(proto)
@@ -101,7 +102,7 @@ class SentencePieceTokenizer(Tokenizer):
             proto, add_bos=self.add_bos, add_eos=self.add_eos
         )
         self._vocabulary = _read_pieces(proto)
-        self.vocabulary_size = len(self._vocabulary)
+        self._ids = {piece: i for i, piece in enumerate(self._vocabulary)}
 
     @classmethod
     def train(
@@ -198,6 +199,23 @@ class SentencePieceTokenizer(Tokenizer):
         self._check_proto()
         return list(self._vocabulary)
 
+    def vocabulary_size(self):
+        """The number of pieces, specials included."""
+        self._check_proto()
+        return len(self._vocabulary)
+
+    def id_to_token(self, id):
+        """The piece of an id."""
+        self._check_proto()
+        if not 0 <= id < len(self._vocabulary):
+            raise ValueError(f"Argument `id` must be in [0, {len(self._vocabulary)}). Received: id={id}")
+        return self._vocabulary[id]
+
+    def token_to_id(self, token):
+        """The id of a piece (`xxunk`'s, 0, for an unknown one)."""
+        self._check_proto()
+        return self._ids.get(token, UNKNOWN_ID)
+
     def _check_proto(self):
         if self.proto is None:
             raise ValueError(
@@ -210,8 +228,6 @@ class SentencePieceTokenizer(Tokenizer):
             f.write(self.proto)
 
     def load_assets(self, dir_path):
-        if dir_path is None:  # saved without a folder of its own (read by its owner: an old classifier file)
-            return
         self.set_proto(os.path.join(dir_path, PROTO_FILENAME))
 
     def get_config(self):

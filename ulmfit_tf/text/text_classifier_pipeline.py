@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -8,9 +9,16 @@ from ulmfit_tf.text.inputs import check_texts
 
 
 class TextClassifierPipeline:
-    """Mixin: a Keras classifier's `fit`, `evaluate` and `predict` also take raw texts.
+    """Mixin: a classifier's `fit`, `evaluate` and `predict` on raw texts, batched by length.
 
-    KerasHub's `PipelineModel` for ulmfit-tf's classifier. The model has a
+    It stands before `keras_hub.models.TextClassifier` and replaces what
+    KerasHub's `PipelineModel` does for these three methods: KerasHub
+    batches texts in their order and maps the preprocessor over each batch,
+    where fastai (and ulmfit-tf) batch texts of similar length together
+    (`classification_dataset`, much less padding for BPT3C's long texts),
+    tokenize a text once for every epoch, and take class names as labels.
+    Everything else (ids, datasets of ids) goes to `keras.Model` as it
+    is; a dataset of strings is mapped through the preprocessor. The model has a
     `preprocessor` (a `ULMFiTTextClassifierPreprocessor`, or `None` to take
     token ids only), `num_classes` and `seed`, and one hook:
     `encode_targets(y)`, from the user's labels (class names, say) to the
@@ -30,7 +38,7 @@ class TextClassifierPipeline:
     Example:
 
     ```python
-    class Classifier(TextClassifierPipeline, keras.Model):
+    class Classifier(TextClassifierPipeline, keras_hub.models.TextClassifier):
         def encode_targets(self, y):
             return np.asarray(y, "int32")
     ```
@@ -71,25 +79,32 @@ class TextClassifierPipeline:
             validation = self.text_dataset(validation_data)
         validation_data = validation_data if validation is None else validation
         if data is None:
-            return super().fit(
-                x, y, batch_size=batch_size, validation_data=validation_data, shuffle=shuffle, **kwargs
+            return keras.Model.fit(
+                self, x, y, batch_size=batch_size, validation_data=validation_data, shuffle=shuffle, **kwargs
             )
         # The dataset shuffles (by length buckets) itself.
-        return super().fit(data, validation_data=validation_data, shuffle=False, **kwargs)
+        return keras.Model.fit(self, data, validation_data=validation_data, shuffle=False, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         data = self.text_dataset(x, y, batch_size)
         if data is None:
-            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
-        return super().evaluate(data, **kwargs)
+            return keras.Model.evaluate(self, x, y, batch_size=batch_size, **kwargs)
+        return keras.Model.evaluate(self, data, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
         if _is_empty(x):  # Keras has no batch to run
             return np.zeros((0, self.num_classes), "float32")
         data = self.text_dataset(x, batch_size=batch_size)
         if data is None:
-            return super().predict(x, batch_size=batch_size, **kwargs)
-        return super().predict(data, **kwargs)
+            return keras.Model.predict(self, x, batch_size=batch_size, **kwargs)
+        return keras.Model.predict(self, data, **kwargs)
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        # KerasHub's `train_on_batch`, `test_on_batch` and `predict_on_batch`
+        # preprocess every batch: ids pass as they are, strings are tokenized.
+        if self.preprocessor is None or not _holds_texts(x):
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        return self.preprocessor(check_texts(x, "x"), y, sample_weight)
 
     def _check_preprocessor(self):
         if self.preprocessor is None:

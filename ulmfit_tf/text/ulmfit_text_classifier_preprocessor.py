@@ -1,8 +1,8 @@
-import os
-
 import keras
+import keras_hub
 import tensorflow as tf
 
+from ulmfit_tf.text.tokenizer import Tokenizer
 from ulmfit_tf.text.vocabulary import PADDING_ID  # fastai's xxpad, 1
 
 # Tokens of one document a classifier reads (its last ones, those BPT3C
@@ -12,11 +12,12 @@ MAX_TOKENS = 8192
 
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
-class ULMFiTTextClassifierPreprocessor(keras.layers.Layer):
+class ULMFiTTextClassifierPreprocessor(keras_hub.models.TextClassifierPreprocessor):
     """Raw texts to the padded token ids a `ULMFiTTextClassifier` reads.
 
     The input side of KerasHub's split (Backbone, Tokenizer, Preprocessor,
-    Task): the tokenizer turns each text into ids; each text keeps its last
+    Task), saved in a preset's `preprocessor.json`: the tokenizer turns each
+    text into ids; each text keeps its last
     `max_tokens` ids (BPT3C pools the end of a text, so a long document
     loses its beginning, where fastai's pooling never looks); the batch is
     padded after each text with `padding_id`, to its longest text and to at
@@ -56,8 +57,16 @@ class ULMFiTTextClassifierPreprocessor(keras.layers.Layer):
     ```
     """
 
+    tokenizer_cls = Tokenizer
+
     def __init__(self, tokenizer, max_tokens=MAX_TOKENS, padding_id=PADDING_ID, **kwargs):
-        super().__init__(trainable=False, autocast=False, **kwargs)
+        # KerasHub's `TextClassifierPreprocessor` packs `[CLS] text [SEP]`
+        # to a fixed `sequence_length` (512), cutting the end. BPT3C pools
+        # the END of a text and fastai's classifier reads no start/end
+        # markers beyond the tokenizer's `xxbos`, so ids keep each text's
+        # last `max_tokens` and pad to the batch's longest: its constructor,
+        # `build` (the packer) and `call` are replaced, its base's kept.
+        keras_hub.models.Preprocessor.__init__(self, trainable=False, autocast=False, **kwargs)
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
             raise ValueError(f"Argument `max_tokens` must be a positive integer or None. Received: max_tokens={max_tokens}")
         if not isinstance(padding_id, int):
@@ -66,6 +75,9 @@ class ULMFiTTextClassifierPreprocessor(keras.layers.Layer):
         self.max_tokens = max_tokens
         self.padding_id = padding_id
         self.built = True  # no weights to build
+
+    def build(self, input_shape):
+        pass
 
     def __call__(self, x, *args, **kwargs):
         if not isinstance(x, (tf.Tensor, tf.RaggedTensor, keras.KerasTensor)):
@@ -105,34 +117,12 @@ class ULMFiTTextClassifierPreprocessor(keras.layers.Layer):
         # A batch of only empty token lists still gets one (padding) step.
         return tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]], constant_values=self.padding_id)
 
-    def load_assets(self, dir_path):
-        # Classifiers saved before this layer existed had their tokenizer as
-        # `preprocessor`, so its files are in this layer's folder: the
-        # tokenizer reads them from here (Keras then finds no `tokenizer/`
-        # folder and hands it `None`). Nothing is written: the folder may be
-        # a user's unzipped model.
-        if dir_path is not None and not os.path.exists(os.path.join(dir_path, "tokenizer")):
-            if hasattr(self.tokenizer, "load_assets"):
-                self.tokenizer.load_assets(dir_path)
-
     def get_config(self):
-        config = super().get_config()
+        config = keras_hub.models.Preprocessor.get_config(self)  # not the packer's settings
         for key in ("trainable", "dtype"):  # fixed by the class
             config.pop(key, None)
-        config.update(
-            {
-                "tokenizer": keras.saving.serialize_keras_object(self.tokenizer),
-                "max_tokens": self.max_tokens,
-                "padding_id": self.padding_id,
-            }
-        )
+        config.update({"max_tokens": self.max_tokens, "padding_id": self.padding_id})
         return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        config["tokenizer"] = keras.saving.deserialize_keras_object(config["tokenizer"], custom_objects=custom_objects)
-        return cls(**config)
 
 
 def last_tokens(ids, max_tokens):

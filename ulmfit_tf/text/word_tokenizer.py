@@ -116,13 +116,32 @@ class WordTokenizer(Tokenizer):
             if not isinstance(vocabulary, Vocabulary):
                 vocabulary = Vocabulary(vocabulary, name="vocabulary")
             self.vocabulary = vocabulary
-            self.vocabulary_size = vocabulary.size
 
     def get_vocabulary(self):
         """The token of each id, when a `vocabulary` is set."""
+        self._check_vocabulary()
+        return list(self.vocabulary.tokens)
+
+    def vocabulary_size(self):
+        """The number of tokens of the `vocabulary`."""
+        self._check_vocabulary()
+        return self.vocabulary.size
+
+    def id_to_token(self, id):
+        """The token of an id."""
+        self._check_vocabulary()
+        if not 0 <= id < self.vocabulary.size:
+            raise ValueError(f"Argument `id` must be in [0, {self.vocabulary.size}). Received: id={id}")
+        return self.vocabulary.tokens[id]
+
+    def token_to_id(self, token):
+        """The id of a token (`xxunk`'s, 0, for an unknown one)."""
+        self._check_vocabulary()
+        return int(self.vocabulary(tf.constant([token]))[0])
+
+    def _check_vocabulary(self):
         if self.vocabulary is None:
             raise ValueError("This WordTokenizer has no vocabulary; pass `vocabulary=` to map tokens to ids.")
-        return list(self.vocabulary.tokens)
 
     def tokenize(self, texts):
         texts = tf.convert_to_tensor(texts, tf.string)
