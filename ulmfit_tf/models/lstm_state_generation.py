@@ -47,6 +47,11 @@ class LSTMStateGeneration:
             The prompt and the text written after it: a string for a
             string, else a list of strings.
         """
+        if self.preprocessor is None and not isinstance(inputs, dict):
+            raise ValueError(
+                "This language model has no preprocessor to read text with: set `preprocessor` to its tokenizer, "
+                f'or pass a dict of "token_ids" and "padding_mask". Received: inputs={inputs!r}'
+            )
         if stop_token_ids == "auto":
             # KerasHub's "auto" reads the tokenizer's `end_token_id`; ulmfit-tf's texts end where the next begins.
             stop_token_ids = (BOS_ID, EOS_ID)
