@@ -66,6 +66,14 @@ CASES = {
     ),
     "AWDLSTMBackbone": lambda: (backbone(), IDS),
     "ULMFiTLanguageModel": lambda: (models.ULMFiTLanguageModel(backbone(), vocabulary=TOKENS + ["w"] * 5, seed=0), IDS),
+    "ULMFiTLanguageModel/preprocessor": lambda: (
+        models.ULMFiTLanguageModel(backbone(), preprocessor=text.WordTokenizer(vocabulary=TOKENS + ["w"] * 5), seed=0),
+        IDS,
+    ),
+    "ULMFiTCausalLMPreprocessor": lambda: (
+        models.ULMFiTCausalLMPreprocessor(text.WordTokenizer(vocabulary=TOKENS), sequence_length=5),
+        TEXTS,
+    ),
     "ULMFiTTextClassifier": lambda: (classifier(num_classes=2, label_names=["neg", "pos"]), IDS),
     "ULMFiTTextClassifier/multi_label": lambda: (classifier(num_classes=3, problem_type="multi_label"), IDS),
     "ULMFiTTextClassifier/regression": lambda: (
