@@ -16,9 +16,9 @@ This folder is installed as `ulmfit_tf.export` (see `pyproject.toml`).
 from ulmfit_tf.export.saved_model import export_saved_model
 from ulmfit_tf.export.saved_model import predict_saved_model
 from ulmfit_tf.export.saved_model import saved_model_predictor
-from ulmfit_tf.export.tflite import QUANTIZATIONS
-from ulmfit_tf.export.tflite import TFLiteClassifier
 from ulmfit_tf.export.tflite import export_tflite
+from ulmfit_tf.export.tflite_runner import TFLiteClassifier
+from ulmfit_tf.options import QUANTIZATIONS
 
 __all__ = [
     "QUANTIZATIONS", "TFLiteClassifier", "export_saved_model", "export_tflite", "predict_saved_model",

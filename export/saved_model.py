@@ -5,15 +5,13 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer ops a SavedModel runs)
 
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.export.exportable import check_exportable
 from ulmfit_tf.export.exportable import exported_label_names
 from ulmfit_tf.folders import write_folder_atomically
 from ulmfit_tf.text.inputs import check_texts
-from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS  # noqa: F401  (importable from here)
-from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID  # noqa: F401  (importable from here)
-from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
 
 
 def export_saved_model(classifier, directory, version=1, overwrite=False):
@@ -122,8 +120,6 @@ def saved_model_predictor(path, batch_size=64):
     labels, probabilities = predict(["A fine film."])
     ```
     """
-    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
-
     signatures = tf.saved_model.load(os.fspath(path)).signatures
     if "label_names" not in signatures:
         raise UserInputError(
@@ -166,19 +162,6 @@ def serving_outputs(classifier, token_ids):
         "label_id": label_id,
         "label": tf.gather(tf.constant(exported_label_names(classifier)), label_id),
     }
-
-
-def text_to_ids(preprocessor, texts):
-    """Deprecated: call the classifier's `ULMFiTTextClassifierPreprocessor` (`classifier.preprocessor(texts)`)."""
-    if not isinstance(preprocessor, ULMFiTTextClassifierPreprocessor):
-        preprocessor = ULMFiTTextClassifierPreprocessor(preprocessor)
-    return preprocessor(texts)
-
-
-# Deprecated names, too generic for public functions.
-outputs = serving_outputs
-label_names = exported_label_names
-_check_classifier = check_exportable
 
 
 def _lookup_tables(tokenizer):

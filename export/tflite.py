@@ -2,7 +2,7 @@
 
 The runner is in `tflite_runner`, the file's metadata in `tflite_metadata`,
 the full-integer path (and every private TFLite API) in
-`tflite_full_integer`; their names stay importable from here.
+`tflite_full_integer`, the MediaPipe variant in `tflite_mediapipe`.
 """
 
 import tempfile
@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ulmfit_tf import __version__
 from ulmfit_tf.export.exportable import check_exportable
 from ulmfit_tf.export.exportable import exported_label_names
 from ulmfit_tf.export.tflite_full_integer import allow_text_ops
@@ -31,23 +32,6 @@ from ulmfit_tf.folders import write_file_atomically
 from ulmfit_tf.options import QUANTIZATIONS
 from ulmfit_tf.options import TFLITE_TARGETS
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
-from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
-
-# Names this module held before it was split, kept importable.
-from ulmfit_tf.export.exportable import check_exportable as _check_classifier  # noqa: F401
-from ulmfit_tf.export.saved_model import label_names  # noqa: F401
-from ulmfit_tf.export.saved_model import text_to_ids  # noqa: F401
-from ulmfit_tf.export.tflite_full_integer import SAME_SCALE_OPS  # noqa: F401
-from ulmfit_tf.export.tflite_full_integer import fusable_lstm as _fusable_lstm  # noqa: F401
-from ulmfit_tf.export.tflite_full_integer import with_flatbuffer_metadata as _add_metadata  # noqa: F401
-from ulmfit_tf.export.tflite_metadata import FORMAT  # noqa: F401
-from ulmfit_tf.export.tflite_metadata import METADATA  # noqa: F401
-from ulmfit_tf.export.tflite_metadata import read_metadata  # noqa: F401
-from ulmfit_tf.export.tflite_runner import TFLiteClassifier  # noqa: F401
-from ulmfit_tf.export.tflite_runner import litert_interpreter as _interpreter  # noqa: F401
-from ulmfit_tf.export.tflite_runner import text_op_registerers as _text_op_registerers  # noqa: F401
-from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import MAX_TOKENS  # noqa: F401
-from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID  # noqa: F401
 
 
 def export_tflite(
@@ -147,8 +131,16 @@ def export_tflite(
             "integer-only hardware.",
             stacklevel=2,
         )
+    text_input = isinstance(classifier.preprocessor.tokenizer, SentencePieceTokenizer)
+    archive, signatures = _export_archive(classifier, quantization, text_input)
+    model = _convert(archive, signatures, classifier.preprocessor, quantization, representative_texts, text_input)
+    model = write_metadata(model, _metadata(classifier, quantization, "text" if text_input else "token_ids"))
+    return write_file_atomically(path, lambda f: f.write(model), overwrite=overwrite)
+
+
+def _export_archive(classifier, quantization, text_input):
+    """The network's `ExportArchive` and its signature names: text or ids in, probabilities (or values) out."""
     preprocessor = classifier.preprocessor
-    text_input = isinstance(preprocessor.tokenizer, SentencePieceTokenizer)
     regression = classifier.problem_type == "regression"
     output_name = "prediction" if regression else "probabilities"
 
@@ -169,12 +161,13 @@ def export_tflite(
         spec = [tf.TensorSpec([1], tf.string, name="text")]
         archive.add_endpoint("serving_default", lambda text: predict(preprocessor.device_ids(text)), spec)
         archive.add_endpoint("tokenize", lambda text: {"token_ids": preprocessor.device_ids(text)}, spec)
-        signatures = ["serving_default", "tokenize"]
-    else:
-        spec = [tf.TensorSpec([1, None], tf.int32, name="token_ids")]
-        archive.add_endpoint("serving_default", predict, spec)
-        signatures = ["serving_default"]
+        return archive, ["serving_default", "tokenize"]
+    archive.add_endpoint("serving_default", predict, [tf.TensorSpec([1, None], tf.int32, name="token_ids")])
+    return archive, ["serving_default"]
 
+
+def _convert(archive, signatures, preprocessor, quantization, representative_texts, text_input):
+    """The `.tflite` bytes of `archive`'s `signatures`, quantized as asked."""
     with tempfile.TemporaryDirectory() as saved_model:
         archive.write_out(saved_model, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=signatures)
@@ -184,16 +177,12 @@ def export_tflite(
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantization == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        if quantization == "int8":
-            representative = _representative_data(preprocessor, representative_texts, text_input)
-            converter.representative_dataset = representative
-            calibrate_only(converter)
-            model = _quantize_with_measured_ranges(converter.convert(), representative, text_input)
-        else:
-            model = converter.convert()
-
-    model = write_metadata(model, _metadata(classifier, quantization, "text" if text_input else "token_ids"))
-    return write_file_atomically(path, lambda f: f.write(model), overwrite=overwrite)
+        if quantization != "int8":
+            return converter.convert()
+        representative = _representative_data(preprocessor, representative_texts, text_input)
+        converter.representative_dataset = representative
+        calibrate_only(converter)
+        return _quantize_with_measured_ranges(converter.convert(), representative, text_input)
 
 
 def _metadata(classifier, quantization, model_input, sequence_length=None):
@@ -201,7 +190,7 @@ def _metadata(classifier, quantization, model_input, sequence_length=None):
     preprocessor = classifier.preprocessor
     regression = classifier.problem_type == "regression"
     metadata = {
-        "ulmfit_tf": _version(),
+        "ulmfit_tf": __version__,
         "input": model_input,
         "output": OUTPUT if model_input == "mediapipe" else "prediction" if regression else "probabilities",
         "problem_type": classifier.problem_type,
@@ -230,15 +219,3 @@ def _representative_data(preprocessor, texts, text_input):
                 yield "serving_default", {"token_ids": preprocessor(tf.constant([text])).numpy()}
 
     return generate
-
-
-def _version():
-    from ulmfit_tf import __version__
-
-    return __version__
-
-
-def _device_ids(tokenizer, text):
-    """Deprecated: `ULMFiTTextClassifierPreprocessor(tokenizer).device_ids(text)`."""
-    return ULMFiTTextClassifierPreprocessor(tokenizer).device_ids(text)
-

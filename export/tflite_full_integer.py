@@ -25,6 +25,9 @@ import uuid
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.python.convert import mlir_quantize
+from tensorflow.lite.tools import flatbuffer_utils
 
 # Builtin ops whose int8 kernels give the output the input's scale.
 SAME_SCALE_OPS = (
@@ -156,9 +159,6 @@ def quantize_with_measured_ranges(calibrated, representative, interpreter):
     Returns:
         The bytes of the full-integer model.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.python.convert import mlir_quantize
-
     model = _model_object(calibrated)
     index = next(s.subgraphIndex for s in model.signatureDefs if s.signatureKey == b"serving_default")
     graph = model.subgraphs[index]
@@ -219,8 +219,6 @@ def flatbuffer_metadata(content):
     Raises:
         ValueError: `content` is not a TFLite flatbuffer.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
-
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise ValueError("Not a TFLite flatbuffer.")
     try:
@@ -243,8 +241,6 @@ def has_dynamic_numeric_tensors(content):
     Args:
         content: Bytes of a `.tflite` file.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
-
     numeric = {getattr(schema.TensorType, name) for name in ("FLOAT32", "FLOAT16", "INT8", "UINT8", "INT16")}
     model = schema.Model.GetRootAs(content, 0)
     for graph in (model.Subgraphs(i) for i in range(model.SubgraphsLength())):
@@ -256,8 +252,6 @@ def has_dynamic_numeric_tensors(content):
 
 def with_flatbuffer_metadata(content, entries):
     """The TFLite flatbuffer `content` with named metadata buffers added (`{name: bytes}`)."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
     model = _model_object(content)
     for name, data in entries.items():
         buffer = schema.BufferT()
@@ -297,8 +291,6 @@ def graph_ops(content, signature="serving_default"):
         name (`"FULLY_CONNECTED"`; a custom op's own name) and the type
         names of its input and output tensors (`"INT8"`, `"FLOAT32"`, ...).
     """
-    from tensorflow.lite.python import schema_py_generated as schema
-
     model = _model_object(content)
     index = next(s.subgraphIndex for s in model.signatureDefs if s.signatureKey == signature.encode("utf-8"))
     graph = model.subgraphs[index]
@@ -322,12 +314,8 @@ def _builtin_code(model, op):
 
 
 def _model_object(content):
-    from tensorflow.lite.tools import flatbuffer_utils
-
     return flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
 
 
 def _model_bytes(model):
-    from tensorflow.lite.tools import flatbuffer_utils
-
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))

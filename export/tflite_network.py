@@ -59,26 +59,6 @@ def windowed_network(classifier, window=WINDOW):
     def embed(ids):
         return tf.cast(backbone.embedding_dropout_layer(ids[None], training=False)[0], tf.float32)
 
-    def lstm_window(x, step_mask, state, weights):
-        kernel, recurrent_kernel, bias = weights
-        projected = tf.matmul(x, kernel) + bias
-        units = recurrent_kernel.shape[0]
-
-        def step(t, h, c, outputs):
-            gates = tf.slice(projected, [t, 0], [1, 4 * units]) + tf.matmul(h, recurrent_kernel)
-            i, f, g, o = tf.split(gates, 4, axis=1)
-            new_c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-            new_h = tf.sigmoid(o) * tf.tanh(new_c)
-            keep, take = tf.unstack(tf.slice(step_mask, [t, 0, 0, 0], [1, 2, 1, 1])[0])
-            h = take * new_h + keep * h
-            row = tf.one_hot(t, window)[:, None]
-            return t + 1, h, take * new_c + keep * c, (1.0 - row) * outputs + row * h
-
-        _, h, c, outputs = tf.while_loop(
-            lambda t, *_: t < window, step, (tf.constant(0), *state, tf.zeros([window, units]))
-        )
-        return outputs, (h, c)
-
     def forward(token_ids):
         ids = token_ids[0]
         length = tf.shape(ids)[0]
@@ -102,7 +82,7 @@ def windowed_network(classifier, window=WINDOW):
             x = embed(window_ids)
             new_states = []
             for state, weights in zip(states, layers):
-                x, state = lstm_window(x, step_mask, state, weights)
+                x, state = _lstm_window(x, step_mask, state, weights, window)
                 new_states.append(state)
             maximum = tf.maximum(maximum, tf.reduce_max(tf.where(pooled > 0, x, -float("inf")), 0, keepdims=True))
             return k + 1, new_states, maximum, total + tf.reduce_sum(x * pooled, 0, keepdims=True)
@@ -118,3 +98,29 @@ def windowed_network(classifier, window=WINDOW):
         return x if classifier.output_range is None else classifier.output_range(x)
 
     return forward
+
+
+def _lstm_window(x, step_mask, state, weights, window):
+    """One LSTM over a window: the input projection at once, then `window` recurrent steps in a loop.
+
+    `step_mask[t]` holds `(keep, take)`: a masked step keeps the state.
+    Returns the window's outputs `(window, units)` and the last `(h, c)`.
+    """
+    kernel, recurrent_kernel, bias = weights
+    projected = tf.matmul(x, kernel) + bias
+    units = recurrent_kernel.shape[0]
+
+    def step(t, h, c, outputs):
+        gates = tf.slice(projected, [t, 0], [1, 4 * units]) + tf.matmul(h, recurrent_kernel)
+        i, f, g, o = tf.split(gates, 4, axis=1)
+        new_c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        new_h = tf.sigmoid(o) * tf.tanh(new_c)
+        keep, take = tf.unstack(tf.slice(step_mask, [t, 0, 0, 0], [1, 2, 1, 1])[0])
+        h = take * new_h + keep * h
+        row = tf.one_hot(t, window)[:, None]
+        return t + 1, h, take * new_c + keep * c, (1.0 - row) * outputs + row * h
+
+    _, h, c, outputs = tf.while_loop(
+        lambda t, *_: t < window, step, (tf.constant(0), *state, tf.zeros([window, units]))
+    )
+    return outputs, (h, c)

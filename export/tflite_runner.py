@@ -6,8 +6,11 @@ import struct
 import keras
 import numpy as np
 import tensorflow as tf
+import tensorflow_text
+from ai_edge_litert.interpreter import InterpreterWithCustomOps
+from ai_edge_litert.interpreter import OpResolverType
 
-from ulmfit_tf.errors import UserInputError
+import ulmfit_tf.text  # noqa: F401  (registers the tokenizer classes the metadata names)
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.export.tflite_full_integer import has_dynamic_numeric_tensors
 from ulmfit_tf.export.tflite_metadata import load_metadata
@@ -63,8 +66,6 @@ class TFLiteClassifier:
         self._tokenize = self._interpreter.get_signature_runner("tokenize") if text_input else None
         self.preprocessor = self.tokenizer = None
         if not text_input:
-            import ulmfit_tf.text  # noqa: F401  (registers the tokenizer classes)
-
             self.tokenizer = keras.saving.deserialize_keras_object(self.metadata["tokenizer"])
             self.preprocessor = ULMFiTTextClassifierPreprocessor(
                 self.tokenizer, self.metadata["max_tokens"], self.metadata["padding_id"]
@@ -131,9 +132,6 @@ def litert_interpreter(content, text_input, **options):
         **options: Other arguments of `InterpreterWithCustomOps`, such as
             `num_threads`.
     """
-    from ai_edge_litert.interpreter import InterpreterWithCustomOps
-    from ai_edge_litert.interpreter import OpResolverType
-
     if has_dynamic_numeric_tensors(content):
         options.setdefault("experimental_op_resolver_type", OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter = InterpreterWithCustomOps(
@@ -145,6 +143,4 @@ def litert_interpreter(content, text_input, **options):
 
 def text_op_registerers():
     """tensorflow-text's registerers of the ops its TFLite kernels run (FastSentencepiece, ...)."""
-    import tensorflow_text
-
     return list(tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS)

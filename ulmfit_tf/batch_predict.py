@@ -27,6 +27,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from ulmfit_tf.datasets import stream_table_texts
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.text.inputs import check_texts
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import last_tokens
@@ -142,8 +143,6 @@ def file_texts(path, text_column="text"):
         labels, probabilities = stages.predict(classifier, chunk)
     ```
     """
-    from ulmfit_tf.datasets import stream_table_texts
-
     path = os.fspath(path)
     if not path.endswith(".txt"):
         yield from stream_table_texts(path, text_column)

@@ -25,7 +25,7 @@ import tensorflow as tf
 from ulmfit_tf import _keras_internals
 from ulmfit_tf import _tensorflow_internals
 from ulmfit_tf.errors import UserInputError
-from ulmfit_tf.options import DTYPE_POLICIES  # noqa: F401  (also importable from here)
+from ulmfit_tf.options import DTYPE_POLICIES
 from ulmfit_tf.options import STRATEGIES
 
 
@@ -213,8 +213,3 @@ def _vector_logs(logs):
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or num_workers(strategy) == 1:
         return logs
     return {key: tf.reshape(value, [1]) for key, value in logs.items()}
-
-
-@distribute_fixes
-class DistributeFixes:
-    """Deprecated mixin: decorate the model class with `distribute_fixes` instead."""

@@ -51,7 +51,7 @@ def interruption_message(command, output, signum):
     """The line printed for `command` (writing `output`, if any) stopped by signal `signum`."""
     name = signal.Signals(signum).name
     if command in TRAINING_COMMANDS:
-        from ulmfit_tf.callbacks import EpochCheckpoint
+        from ulmfit_tf.callbacks import EpochCheckpoint  # deferred: callbacks load Keras; `--help` must not
 
         checkpoints = output.rstrip(os.sep) + ".checkpoints"
         if EpochCheckpoint(checkpoints).latest() is not None:

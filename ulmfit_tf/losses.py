@@ -11,6 +11,7 @@ values and gradients are those of
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -50,8 +51,6 @@ class SparseSoftmaxCrossEntropy(keras.losses.Loss):
 
 
 def _tensorflow_cross_entropy(targets, logits):
-    import tensorflow as tf
-
     shape = tf.shape(targets)
     flat_logits = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
     flat_targets = tf.reshape(targets, [-1])

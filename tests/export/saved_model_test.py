@@ -15,7 +15,6 @@ from tests.export.conftest import keras_probabilities
 from tests.models.ulmfit_text_classifier_test import TEXTS
 from tests.models.ulmfit_text_classifier_test import tokenizer  # noqa: F401  (a fixture)
 from ulmfit_tf.export import export_saved_model
-from ulmfit_tf.export import saved_model as saved_model_module
 from ulmfit_tf.export.exportable import exported_label_names
 from ulmfit_tf.models import AWDLSTMBackbone
 from ulmfit_tf.models import ULMFiTTextClassifier
@@ -140,7 +139,7 @@ def test_runs_in_a_fresh_process_without_ulmfit_tf(saved_model, classifier, tmp_
     assert answer["modules"] == ["ulmfit_tf"]  # only the blocked entry
 
 
-def test_errors_and_deprecated_names(classifier, tmp_path):
+def test_errors(classifier, tmp_path):
     bare = ULMFiTTextClassifier.from_config(dict(classifier.get_config(), preprocessor=None))
     with pytest.raises(ValueError, match="has no `preprocessor`"):
         export_saved_model(bare, tmp_path / "bare")
@@ -148,7 +147,3 @@ def test_errors_and_deprecated_names(classifier, tmp_path):
         export_saved_model(keras.Sequential([keras.layers.Dense(1)]), tmp_path / "x")
     with pytest.raises(ValueError, match="Argument `version` must be a positive integer"):
         export_saved_model(classifier, tmp_path / "serving", version=0)
-    assert saved_model_module.outputs is saved_model_module.serving_outputs
-    assert saved_model_module.label_names(classifier) == ["rotten", "fresh"]
-    ids = saved_model_module.text_to_ids(classifier.preprocessor.tokenizer, tf.constant(["Dull.", ""]))
-    np.testing.assert_array_equal(ids, classifier.preprocessor(["Dull.", ""]))

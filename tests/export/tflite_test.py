@@ -120,16 +120,3 @@ def test_export_errors(classifier, tmp_path):
     with pytest.raises(ValueError, match="Argument `representative_texts` must hold"):
         export_tflite(classifier, tmp_path / "x.tflite", quantization="int8")
     assert not os.path.exists(tmp_path / "x.tflite")
-
-
-def test_names_of_the_module_before_its_split_still_import():
-    from ulmfit_tf.export.tflite import FORMAT  # noqa: F401
-    from ulmfit_tf.export.tflite import METADATA  # noqa: F401
-    from ulmfit_tf.export.tflite import QUANTIZATIONS  # noqa: F401
-    from ulmfit_tf.export.tflite import SAME_SCALE_OPS  # noqa: F401
-    from ulmfit_tf.export.tflite import TFLiteClassifier as Runner
-    from ulmfit_tf.export.tflite import export_tflite as export  # noqa: F401
-    from ulmfit_tf.export.tflite import integer_network  # noqa: F401
-    from ulmfit_tf.export.tflite import read_metadata  # noqa: F401
-
-    assert Runner is TFLiteClassifier

@@ -2,6 +2,7 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from ulmfit_tf.errors import UserInputError
 
@@ -99,7 +100,7 @@ class LRFindResult:
 
     def plot(self, path):
         """Saves a PNG of loss against learning rate (needs matplotlib)."""
-        try:
+        try:  # deferred: matplotlib is optional, needed only for this plot
             import matplotlib
 
             matplotlib.use("Agg")
@@ -199,8 +200,6 @@ def lr_find(model, data, start_lr=1e-7, end_lr=10.0, num_steps=100, batch_size=3
 
 
 def _lr_find(model, data, start_lr, end_lr, num_steps, batch_size, verbose):
-    import tensorflow as tf
-
     optimizer = model.optimizer
     learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     try:

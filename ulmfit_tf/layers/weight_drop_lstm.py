@@ -1,7 +1,9 @@
 import keras
+import tensorflow as tf
 from keras import ops
 
 from ulmfit_tf import _keras_internals
+from ulmfit_tf.layers import lstm_kernel
 
 
 HAND_WRITTEN_BACKWARD = True
@@ -124,8 +126,6 @@ class WeightDropLSTM(keras.layers.LSTM):
         )
 
     def _hand_written_loop(self, inputs, initial_state, mask, recurrent_kernel):
-        from ulmfit_tf.layers import lstm_kernel
-
         if mask is None:
             outputs, cells = lstm_kernel.lstm_sequence(inputs, *initial_state, recurrent_kernel)
             h, c = outputs[:, -1], cells[:, -1]
@@ -153,6 +153,4 @@ class WeightDropLSTM(keras.layers.LSTM):
 
 
 def _gpu_available():
-    import tensorflow as tf
-
     return bool(tf.config.list_logical_devices("GPU"))
