@@ -6,7 +6,6 @@ its own families call `register_presets` from `keras_hub.src`.
 used, so that an upgrade names what changed.
 """
 
-from keras_hub.src.utils.preset_utils import BUILTIN_PRESETS
 from keras_hub.src.utils.preset_utils import register_presets
 
-__all__ = ["BUILTIN_PRESETS", "register_presets"]
+__all__ = ["register_presets"]

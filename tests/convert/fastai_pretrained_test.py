@@ -44,7 +44,7 @@ def fixture(layout):
 def test_reproduces_fastai_load_pretrained(layout):
     folder, target, expected = fixture(layout)
     pretrained = presets.load_language_model(folder)
-    assert pretrained.backbone.vocabulary_size == 408 and isinstance(pretrained.preprocessor, WordTokenizer)
+    assert pretrained.backbone.vocabulary_size == 408 and isinstance(pretrained.preprocessor.tokenizer, WordTokenizer)
     assert pretrained.vocabulary[:3] == ["xxunk", "xxpad", "xxbos"]
     vocabulary = Vocabulary.from_corpus(WordTokenizer()(target["texts"]).to_list())
     assert vocabulary.tokens == target["vocab"]
@@ -71,7 +71,7 @@ def test_finetune_accepts_it_as_it_is():
     folder, target, _ = fixture("zip")
     model = presets.load_language_model(folder, dropout_multiplier=0.5).with_vocabulary(target["vocab"])
     tuned = finetune_language_model(model, target["texts"][:40], batch_size=4, bptt=10, epochs=1, verbose=0)
-    assert tuned.preprocessor.get_vocabulary() == target["vocab"]
+    assert tuned.preprocessor.tokenizer.get_vocabulary() == target["vocab"]
     assert np.isfinite(tuned.history.history["loss"]).all()
     classifier = presets.load_classifier(folder, num_classes=2)
     assert classifier.predict(["A fine film."], verbose=0).shape == (1, 2)
@@ -118,6 +118,6 @@ def test_two_pth_files_are_not_a_fastai_folder(tmp_path):
     with pytest.raises(UserInputError) as error:
         presets.load_language_model(folder)
     assert str(error.value) == (
-        f"{str(folder)!r} is not a preset: it has no config.json (an ulmfit-tf preset), no ulmfit_tf.json (a model "
+        f"{str(folder)!r} is not a preset: it has no config.json (a KerasHub preset), no ulmfit_tf.json (a model "
         "folder), and not one .pth with one .pkl (a fastai pretrained language model; it has 2 .pth and 1 .pkl)."
     )
