@@ -209,3 +209,28 @@ def test_causal_lm_from_preset_gives_this_model_back_in_a_fresh_process(tmp_path
     assert loaded["sequence_length"] == 8
     np.testing.assert_array_equal(np.array(loaded["logits"], "float32"), model.predict(ids, verbose=0))
     assert loaded["text"] == model.generate("The")
+
+
+def test_generates_under_mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = language_model()
+        for sampler in ("greedy", "contrastive"):
+            model.compile(sampler=sampler)
+            texts = model.generate(PROMPTS, max_length=8, stop_token_ids=None)
+            assert [text.lower()[: len(prompt)] for text, prompt in zip(texts, PROMPTS)] == PROMPTS
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_the_cache_holds_the_prompts_up_to_the_shortest_one():
+    model = language_model()
+    token_ids = model.preprocessor.generate_preprocess(PROMPTS, sequence_length=10)["token_ids"]
+    hidden_states, cache = model._build_cache(token_ids, 2)  # "a": xxbos a
+    expected = model.backbone(token_ids)["sequence_output"]
+    np.testing.assert_allclose(hidden_states[:, :2], expected[:, :2], atol=1e-5)
+    # The cache is the state before the last of those tokens, which the sampler's first step reads.
+    _, first, _ = model.call_with_cache(token_ids[:, :1], tuple((h * 0, c * 0) for h, c in cache), compute_head=False)
+    np.testing.assert_allclose(first[:, 0], expected[:, 0], atol=1e-5)
+    _, last, _ = model.call_with_cache(token_ids[:, 1:2], cache, compute_head=False)
+    np.testing.assert_allclose(last[:, 0], expected[:, 1], atol=1e-5)

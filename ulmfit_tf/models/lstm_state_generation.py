@@ -76,7 +76,9 @@ class LSTMStateGeneration:
             `(batch, timesteps, vocabulary_size)` (or `None`), the last
             LSTM layer's outputs and the states after `token_ids`.
         """
-        x = self.backbone.token_embedding(token_ids)
+        # The time loops run outside the layers' calls, so without Keras' autocasting: in the variables' dtype
+        # (float32 under mixed precision).
+        x = ops.cast(self.backbone.token_embedding(token_ids), self.backbone.variable_dtype)
         states = []
         for lstm, (h, c) in zip(self.backbone.lstm_layers, cache):
             # The layer's own time loop with an explicit initial state: calling the layer would read and
@@ -87,9 +89,9 @@ class LSTMStateGeneration:
         return logits, x, tuple(states)
 
     def _build_cache(self, token_ids, index):
-        """The LSTM states after each row's first `index - 1` tokens, and the last layer's outputs."""
+        """The LSTM states after each row's first `index - 1` tokens, and the last layer's outputs up to `index`."""
         batch_size = ops.shape(token_ids)[0]
-        dtype = self.backbone.compute_dtype
+        dtype = self.backbone.variable_dtype
         cache = tuple(
             (ops.zeros((batch_size, lstm.units), dtype), ops.zeros((batch_size, lstm.units), dtype))
             for lstm in self.backbone.lstm_layers
@@ -97,6 +99,11 @@ class LSTMStateGeneration:
         seen = ops.arange(ops.shape(token_ids)[1])[None, :] < index - 1
         seen = ops.broadcast_to(seen, ops.shape(token_ids))
         _, hidden_states, cache = self.call_with_cache(token_ids, cache, mask=seen, compute_head=False)
+        # The contrastive sampler compares each new output with all earlier ones, the last prompt token's
+        # included: one more step gives it, and the cache stays before that token.
+        last_token = ops.expand_dims(ops.take(token_ids, index - 1, axis=1), axis=1)
+        _, last_output, _ = self.call_with_cache(last_token, cache, compute_head=False)
+        hidden_states = ops.slice_update(hidden_states, [0, index - 1, 0], last_output)
         return hidden_states, cache
 
     def generate_step(self, inputs, stop_token_ids=None):
