@@ -164,6 +164,11 @@ def test_backward_and_bare_models():
     model.preprocessor = None
     ids = model.generate(dict(inputs), stop_token_ids=None)
     assert ids["token_ids"].shape == (3, 8)
+    with pytest.raises(ValueError, match="This language model has no preprocessor to read text with"):
+        model.generate("the film")
+    uncompiled = ULMFiTLanguageModel(model.backbone, compile=False)
+    with pytest.raises(ValueError, match=r"built with `compile=False`: call `compile\(sampler=...\)`"):
+        uncompiled.generate(dict(inputs))
 
 
 def test_keras_file_keeps_the_preprocessor(tmp_path):

@@ -47,6 +47,10 @@ class LSTMStateGeneration:
             The prompt and the text written after it: a string for a
             string, else a list of strings.
         """
+        if not hasattr(self, "generate_function"):
+            raise ValueError(
+                "This language model was built with `compile=False`: call `compile(sampler=...)` before `generate`."
+            )
         if self.preprocessor is None and not isinstance(inputs, dict):
             raise ValueError(
                 "This language model has no preprocessor to read text with: set `preprocessor` to its tokenizer, "
