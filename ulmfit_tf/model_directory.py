@@ -25,6 +25,8 @@ from ulmfit_tf.folders import MANIFEST
 from ulmfit_tf.folders import confined_path
 from ulmfit_tf.folders import read_manifest
 from ulmfit_tf.folders import write_folder_atomically
+from ulmfit_tf.models import ULMFiTLanguageModel
+from ulmfit_tf.models import ULMFiTTextClassifier
 
 FILENAMES = {"language_model": "language_model.keras", "classifier": "classifier.keras"}
 
@@ -87,10 +89,6 @@ def load_model_directory(directory, kind=None):
         model = keras.saving.load_model(path)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
         raise UserInputError(f"{path!r} is corrupt or not a Keras model ({_short(error)}); write it again.") from None
-    from ulmfit_tf.models import ULMFiTLanguageModel
-    from ulmfit_tf.models import ULMFiTTextClassifier
-
-
     expected = {"language_model": ULMFiTLanguageModel, "classifier": ULMFiTTextClassifier}
     if not isinstance(model, expected[manifest["kind"]]):
         raise UserInputError(
@@ -102,6 +100,7 @@ def load_model_directory(directory, kind=None):
 
 def register_keras_objects():
     """Imports every module that registers ulmfit-tf classes with Keras (the package loads lazily)."""
+    # Deferred on purpose: loading every registering module is this function's job, done when a model is loaded.
     import ulmfit_tf.layers  # noqa: F401
     import ulmfit_tf.losses  # noqa: F401
     import ulmfit_tf.models  # noqa: F401
