@@ -202,6 +202,7 @@ def test_causal_lm_from_preset_gives_this_model_back_in_a_fresh_process(tmp_path
             "class": type(model).__name__,
             "preprocessor": type(model.preprocessor).__name__,
             "sequence_length": model.preprocessor.sequence_length,
+            "alone": type(keras_hub.models.CausalLMPreprocessor.from_preset({folder!r})).__name__,
             "logits": model.predict(np.array({ids.tolist()}), verbose=0).tolist(),
             "text": model.generate("The"),
         }}))
@@ -211,7 +212,7 @@ def test_causal_lm_from_preset_gives_this_model_back_in_a_fresh_process(tmp_path
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["class"] == "ULMFiTLanguageModel" and loaded["preprocessor"] == "ULMFiTCausalLMPreprocessor"
-    assert loaded["sequence_length"] == 8
+    assert loaded["sequence_length"] == 8 and loaded["alone"] == "ULMFiTCausalLMPreprocessor"
     np.testing.assert_array_equal(np.array(loaded["logits"], "float32"), model.predict(ids, verbose=0))
     assert loaded["text"] == model.generate("The")
 
