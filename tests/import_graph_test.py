@@ -1,4 +1,4 @@
-"""The package's import graph, read from the source: no cycles, and a Keras-free `ulmfit_tf.folders`.
+"""The package's import graph, read from the source: no cycles, imports at module level, a Keras-free `folders`.
 
 Every `import` and `from ... import` of an `ulmfit_tf` module counts, at
 module level or inside a function: a deferred import that closes a cycle
@@ -19,6 +19,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # `export/` installs as `ulmfit_tf.export` (see pyproject.toml).
 SOURCES = {"ulmfit_tf": os.path.join(ROOT, "ulmfit_tf"), "ulmfit_tf.export": os.path.join(ROOT, "export")}
 HEAVY = ("keras", "keras_hub", "tensorflow", "tensorflow_text", "tf_keras")
+# The imports made inside functions, each for a reason; every other import is at module level.
+FUNCTION_LEVEL = {
+    # matplotlib is optional: only `LRFinder.plot` needs it.
+    "ulmfit_tf.callbacks.lr_finder": {"matplotlib", "matplotlib.pyplot"},
+    # The command line parses (and answers `--help`) before TensorFlow loads, then loads it quietly.
+    "ulmfit_tf.cli.main": {"tensorflow", "tensorflow_text"},
+    # The CLI imports `interruptions` at start; the callbacks load Keras, needed only after a signal.
+    "ulmfit_tf.interruptions": {"ulmfit_tf.callbacks"},
+    # `register_keras_objects` exists to load every registering module, when a model is loaded.
+    "ulmfit_tf.model_directory": {
+        "ulmfit_tf.layers", "ulmfit_tf.losses", "ulmfit_tf.models", "ulmfit_tf.optimizers", "ulmfit_tf.schedules",
+        "ulmfit_tf.text",
+    },
+}
 
 
 def package_modules():
@@ -55,6 +69,20 @@ def imported_names(path, module, is_package):
             names.append(source)
             names += [f"{source}.{alias.name}" for alias in node.names]
     return names
+
+
+def function_level_imports(path):
+    """The modules `path` imports inside functions or classes (not at module level, `try` and `if` included)."""
+    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    top = {id(node) for statement in tree.body if not isinstance(statement, (ast.FunctionDef, ast.ClassDef))
+           for node in ast.walk(statement)}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and id(node) not in top:
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and id(node) not in top:
+            found.add("." * node.level + (node.module or ""))
+    return found
 
 
 def import_graph():
@@ -147,6 +175,12 @@ def test_the_package_has_no_import_cycle():
     assert not found, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in found)
 
 
+def test_imports_are_at_module_level_unless_listed_with_a_reason():
+    found = {module: function_level_imports(path) for module, path in package_modules().items()}
+    found = {module: names for module, names in found.items() if names}
+    assert found == FUNCTION_LEVEL, "function-level imports changed: move them to module level, or list them with why"
+
+
 def test_folders_imports_neither_keras_nor_tensorflow():
     graph, outside = import_graph()
     heavy = {
@@ -169,6 +203,7 @@ def test_the_graph_reads_every_kind_of_import(tmp_path):
     names = imported_names(str(package / "a.py"), "ulmfit_tf.pkg.a", False)
     assert names == ["os", "ulmfit_tf.pkg.b", "ulmfit_tf.pkg.b.g", "ulmfit_tf.folders"]
     assert imported_names(str(package / "__init__.py"), "ulmfit_tf.pkg", True) == ["ulmfit_tf.pkg", "ulmfit_tf.pkg.a"]
+    assert function_level_imports(str(package / "a.py")) == {".b", "ulmfit_tf.folders"}
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}
     assert cycles(graph) == [["a", "b", "c", "a"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
