@@ -133,18 +133,14 @@ def test_refuses_base_optimizer_arguments_it_would_ignore():
         DiscriminativeOptimizer(keras.optimizers.SGD(0.1), groups, weight_decay=0.1, use_ema=True)
 
 
-def test_inner_optimizer_and_its_older_name():
+def test_the_inner_optimizer_round_trips_through_the_config():
     model, groups = stack(2)
     inner = keras.optimizers.SGD(0.1)
-    optimizer = DiscriminativeOptimizer(optimizer=inner, layer_groups=groups)
+    optimizer = DiscriminativeOptimizer(inner_optimizer=inner, layer_groups=groups)
     assert optimizer.inner_optimizer is inner
     config = optimizer.get_config()
-    assert config["inner_optimizer"]["class_name"] == "SGD" and "optimizer" not in config
-    # A config saved with the older key still loads, to the same optimizer.
-    old = {("optimizer" if key == "inner_optimizer" else key): value for key, value in config.items()}
-    assert DiscriminativeOptimizer.from_config(old).get_config() == config
-    with pytest.raises(ValueError, match="Pass `inner_optimizer` or its older name `optimizer`, not both"):
-        DiscriminativeOptimizer(inner, groups, optimizer=inner)
+    assert config["inner_optimizer"]["class_name"] == "SGD"
+    assert DiscriminativeOptimizer.from_config(config).get_config() == config
 
 
 def decayed_by_one_step(optimizer, variables):

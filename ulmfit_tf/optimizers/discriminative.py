@@ -39,7 +39,6 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
             beta_1=0.7, beta_2=0.99)` as in the paper. Its settings
             (`weight_decay`, clipping, ...) are the ones that apply; the
             base optimizer's arguments given here raise a `ValueError`.
-            `optimizer` is its older name and still accepted.
         layer_groups: A list of layer groups, input side first. Each group
             is a list of Keras layers, or of regular expressions that fully
             match variable paths (`"lstm_0/.*"`). Every trainable variable
@@ -74,10 +73,6 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
         name="discriminative_optimizer",
         **kwargs,
     ):
-        if "optimizer" in kwargs:  # the argument's first name, also in saved configs
-            if inner_optimizer is not None:
-                raise ValueError("Pass `inner_optimizer` or its older name `optimizer`, not both.")
-            inner_optimizer = kwargs.pop("optimizer")
         if kwargs:
             raise ValueError(
                 f"Argument(s) {', '.join(f'`{key}`' for key in kwargs)} must be set on `inner_optimizer`, "
@@ -241,9 +236,9 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        # Configs saved before the rename hold the key `optimizer`.
-        key = "inner_optimizer" if "inner_optimizer" in config else "optimizer"
-        config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
+        config["inner_optimizer"] = keras.saving.deserialize_keras_object(
+            config["inner_optimizer"], custom_objects=custom_objects
+        )
         return cls(**config)
 
 
