@@ -12,6 +12,8 @@ probabilities.
 
 import numpy as np
 
+from ulmfit_tf.thresholds import tune_thresholds
+
 BOUNDS = (0.05, 20.0)  # the temperatures searched
 _ITERATIONS = 80  # golden-section steps: the bracket shrinks to 1e-16 of its width
 
@@ -95,3 +97,37 @@ def negative_log_likelihood(logits, targets, problem_type="single_label"):
     log_normaliser = np.log(np.exp(shifted).sum(axis=1))
     chosen = shifted[np.arange(len(shifted)), np.asarray(targets, dtype=np.int64)]
     return float(np.mean(log_normaliser - chosen))
+
+
+def calibrate(classifier, texts, labels, batch_size=64):
+    """Fits a classifier's `temperature` (and, for multi-label, its `thresholds`) on held-out labelled texts.
+
+    Temperature scaling minimises the negative log-likelihood of the texts'
+    labels (`fit_temperature`); each label's threshold then maximises its
+    F1 at the new temperature (`ulmfit_tf.thresholds.tune_thresholds`).
+    The order of the logits, so single-label accuracy, is unchanged.
+
+    Args:
+        classifier: A `ULMFiTTextClassifier` (single- or multi-label).
+        texts: Strings (or padded ids), the validation split.
+        labels: Their labels, as `fit` takes them.
+        batch_size: Integer.
+
+    Returns:
+        The fitted temperature (also set on the classifier).
+
+    Example:
+
+    ```python
+    temperature = calibrate(classifier, validation_texts, validation_labels)
+    ```
+    """
+    if classifier.problem_type == "regression":
+        raise ValueError("Argument `classifier` must classify: a regression has no temperature to fit.")
+    logits = np.asarray(classifier.predict(texts, batch_size=batch_size, verbose=0), "float64")
+    targets = classifier.encode_targets(labels)
+    classifier.temperature = fit_temperature(logits, targets, classifier.problem_type)
+    if classifier.problem_type == "multi_label":
+        scaled = 1.0 / (1.0 + np.exp(-logits / classifier.temperature))
+        classifier.thresholds = tune_thresholds(scaled, targets)
+    return classifier.temperature

@@ -49,8 +49,8 @@ def decide(probabilities, thresholds=DEFAULT_THRESHOLD, top_k=None):
     Args:
         probabilities: Float array `(texts, labels)`.
         thresholds: A float, or one float a label.
-        top_k: Optional integer: keep only the `top_k` most probable labels
-            of those chosen (`None` keeps all).
+        top_k: Optional integer: keep only the `top_k` most probable of
+            the labels at or above their threshold (`None` keeps all).
 
     Returns:
         A boolean array `(texts, labels)`.
@@ -65,9 +65,28 @@ def decide(probabilities, thresholds=DEFAULT_THRESHOLD, top_k=None):
     if top_k is not None:
         if not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"Argument `top_k` must be a positive integer. Received: top_k={top_k!r}")
-        ranks = np.argsort(np.argsort(-probabilities, axis=1, kind="stable"), axis=1)
+        # The most probable of the chosen labels.
+        ranks = np.argsort(np.argsort(-np.where(chosen, probabilities, -np.inf), axis=1, kind="stable"), axis=1)
         chosen &= ranks < top_k
     return chosen
+
+
+def check_decision_settings(temperature, thresholds, problem_type, num_classes):
+    """A classifier's `temperature` and `thresholds`, checked: `(float, list of floats or None)`."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise ValueError(f"Argument `temperature` must be a number > 0. Received: temperature={temperature!r}")
+    if thresholds is None:
+        return float(temperature), None
+    values = np.asarray(thresholds, dtype=np.float64) if np.ndim(thresholds) == 1 else None
+    if (
+        problem_type != "multi_label" or values is None or len(values) != num_classes
+        or not ((values >= 0) & (values <= 1)).all()
+    ):
+        raise ValueError(
+            f"Argument `thresholds` must be one number in [0, 1] for each of the {num_classes} labels of a "
+            f"multi-label classifier. Received: thresholds={thresholds!r}, problem_type={problem_type!r}"
+        )
+    return float(temperature), [float(v) for v in values]
 
 
 def _best_threshold(scores, positive):

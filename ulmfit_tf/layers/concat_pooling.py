@@ -63,3 +63,8 @@ class ConcatPooling(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         features = None if input_shape[-1] is None else 3 * input_shape[-1]
         return (input_shape[0], features)
+
+    def get_config(self):
+        # No arguments of its own; defined so that `keras.models.clone_model` does not take a dtype policy
+        # object passed to `__init__` for an argument it cannot serialize.
+        return super().get_config()
