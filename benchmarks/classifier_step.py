@@ -33,7 +33,7 @@ from ulmfit_tf.losses import SparseSoftmaxCrossEntropy  # noqa: E402
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
 from ulmfit_tf.models import ULMFiTTextClassifier  # noqa: E402
-from ulmfit_tf.stages import GRADIENT_CLIP_NORM  # noqa: E402
+from ulmfit_tf.stages.fingerprints import GRADIENT_CLIP_NORM  # noqa: E402
 
 SIZE = dict(vocabulary_size=8000, embedding_dim=128, hidden_dim=320, num_layers=3)
 LM_BATCH, BPTT = 32, 70

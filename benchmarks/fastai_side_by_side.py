@@ -29,7 +29,7 @@ differs. PyTorch runs with 1 thread, TensorFlow with its defaults.
   step; discriminative rates / `--factor`).
 
 Classifier numbers are accuracy on the 1,284 test reviews. Defaults are the
-`small` recipe of `ulmfit_tf.pipeline.RECIPES`; each seed in `--seeds` trains
+`small` recipe of `ulmfit_tf.recipe.RECIPES`; each seed in `--seeds` trains
 everything again (the tokenizer and splits stay). On 2 CPU cores the default
 run takes hours: run it niced when the machine is shared.
 
@@ -61,8 +61,8 @@ from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
-from ulmfit_tf.pipeline import RECIPES  # noqa: E402
-from ulmfit_tf.pipeline import split_corpus  # noqa: E402  (the pipeline's own pretraining split)
+from ulmfit_tf.pipeline.data import split_corpus  # noqa: E402  (the pipeline's own pretraining split)
+from ulmfit_tf.recipe import RECIPES  # noqa: E402
 from ulmfit_tf.text import SentencePieceTokenizer  # noqa: E402
 from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
@@ -78,22 +78,22 @@ def parse_args():
     small = RECIPES["small"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     option = parser.add_argument
-    option("--pretrain-words", type=int, default=small["pretrain_words"])
-    option("--vocabulary-size", type=int, default=small["vocabulary_size"])
-    option("--embedding-dim", type=int, default=small["embedding_dim"])
-    option("--hidden-dim", type=int, default=small["hidden_dim"])
-    option("--num-layers", type=int, default=small["num_layers"])
-    option("--dropout-multiplier", type=float, default=small["dropout_multiplier"], help="of the LMs")
-    option("--lm-batch-size", type=int, default=small["lm_batch_size"])
-    option("--bptt", type=int, default=small["bptt"], help="LM window length")
-    option("--pretrain-epochs", type=int, default=small["pretrain_epochs"])
-    option("--pretrain-learning-rate", type=float, default=small["pretrain_learning_rate"])
-    option("--finetune-epochs", type=int, default=small["finetune_epochs"])
-    option("--finetune-learning-rate", type=float, default=small["finetune_learning_rate"])
-    option("--classifier-epochs", type=int, default=small["classifier_epochs"])
-    option("--classifier-batch-size", type=int, default=small["classifier_batch_size"])
-    option("--classifier-learning-rate", type=float, default=small["classifier_learning_rate"])
-    option("--classifier-dropout-multiplier", type=float, default=small["classifier_dropout_multiplier"])
+    option("--pretrain-words", type=int, default=small.pretrain_words)
+    option("--vocabulary-size", type=int, default=small.pretrain.vocabulary_size)
+    option("--embedding-dim", type=int, default=small.pretrain.embedding_dim)
+    option("--hidden-dim", type=int, default=small.pretrain.hidden_dim)
+    option("--num-layers", type=int, default=small.pretrain.num_layers)
+    option("--dropout-multiplier", type=float, default=small.pretrain.dropout_multiplier, help="of the LMs")
+    option("--lm-batch-size", type=int, default=small.pretrain.batch_size)
+    option("--bptt", type=int, default=small.pretrain.bptt, help="LM window length")
+    option("--pretrain-epochs", type=int, default=small.pretrain.epochs)
+    option("--pretrain-learning-rate", type=float, default=small.pretrain.learning_rate)
+    option("--finetune-epochs", type=int, default=small.finetune.epochs)
+    option("--finetune-learning-rate", type=float, default=small.finetune.learning_rate)
+    option("--classifier-epochs", type=int, default=small.classifier.epochs)
+    option("--classifier-batch-size", type=int, default=small.classifier.batch_size)
+    option("--classifier-learning-rate", type=float, default=small.classifier.learning_rate)
+    option("--classifier-dropout-multiplier", type=float, default=small.classifier.dropout_multiplier)
     option("--factor", type=float, default=2.6, help="discriminative factor of LM fine-tuning and (c2)")
     option("--seeds", type=int, nargs="+", default=[42])
     option("--data-seed", type=int, default=42, help="seeds the news split and the SentencePiece training")
@@ -143,7 +143,7 @@ def run_seed(seed, data, args, fastai_recipes, results, settings, clock):
     """Runs the requested recipes with one seed; each ulmfit-tf stage runs first, and fastai takes its settings."""
     log = lambda text: print(f"[seed {seed}] {text}", flush=True)  # noqa: E731
     sizes = dict(embedding_dim=args.embedding_dim, hidden_dim=args.hidden_dim, num_layers=args.num_layers)
-    vocabulary_size = data.tokenizer.vocabulary_size
+    vocabulary_size = data.tokenizer.vocabulary_size()
     lm_options = dict(batch_size=args.lm_batch_size, bptt=args.bptt, seed=seed)
     classifier_options = dict(
         batch_size=args.classifier_batch_size, epochs=args.classifier_epochs,
@@ -329,7 +329,7 @@ def fastai_settings(keras_settings, args, ar_tar):
 
 def same_on_both_sides(args, data):
     return (
-        f"token ids (SentencePiece, {data.tokenizer.vocabulary_size:,} pieces, trained on the news split), splits, "
+        f"token ids (SentencePiece, {data.tokenizer.vocabulary_size():,} pieces, trained on the news split), splits, "
         f"AWD-LSTM emb {args.embedding_dim} / hidden {args.hidden_dim} / {args.num_layers} layers, fastai's dropouts "
         f"x {args.dropout_multiplier:g} (LMs) and x {args.classifier_dropout_multiplier:g} (classifiers), AR 2 / TAR 1 "
         f"on the LMs, LM batches {args.lm_batch_size} x bptt {args.bptt} with the state carried, pretraining "

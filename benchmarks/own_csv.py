@@ -61,12 +61,11 @@ def main():
     from ulmfit_tf import stages
     from ulmfit_tf.model_directory import load_model_directory
     from ulmfit_tf.models import ULMFiTLanguageModel
-    from ulmfit_tf.pipeline import RECIPES
-    from ulmfit_tf.pipeline import classifier_options
+    from ulmfit_tf.recipe import RECIPES
 
     train, test = write_csvs(args.work_dir)
     recipe = RECIPES["small"]
-    preset = ULMFiTLanguageModel.from_preset(recipe["language_model"])
+    preset = ULMFiTLanguageModel.from_preset(recipe.language_model)
     scores = {"ULMFiT (`ulmfit-tf pipeline`, bundled preset)": [], "same classifier from scratch": []}
     minutes = {name: [] for name in scores}
     for seed in args.seeds:
@@ -85,7 +84,7 @@ def main():
         start = time.time()
         scratch = stages.fit_classifier(
             random_copy(preset, seed), *train, seed=seed, verbose=0,
-            **dict(classifier_options(recipe), gradual_unfreezing=False, factor=1.0),
+            settings=recipe.classifier, gradual_unfreezing=False, factor=1.0,
         )
         name = "same classifier from scratch"
         scores[name].append(stages.evaluate(scratch, *test)["accuracy"])

@@ -54,7 +54,7 @@ from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipeline-dir", default="runs/demo", help="output folder of the demo/pipeline run")
-    parser.add_argument("--recipe", "--preset", default="small", help="the pipeline recipe (--preset: old name)")
+    parser.add_argument("--recipe", default="small", help="the pipeline recipe")
     parser.add_argument("--main-seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--ablation-labels", type=int, default=1000)
@@ -84,9 +84,8 @@ def main():
     import numpy as np
 
     from ulmfit_tf.models import ULMFiTLanguageModel
-    from ulmfit_tf.pipeline import RECIPES
-    from ulmfit_tf.pipeline import bundled_task
-    from ulmfit_tf.pipeline import classifier_options
+    from ulmfit_tf.pipeline.data import bundled_task
+    from ulmfit_tf.recipe import RECIPES
 
     train, _, test, _ = bundled_task()
     recipe = RECIPES[args.recipe]
@@ -98,19 +97,19 @@ def main():
     if os.path.isdir(model_dir.format("language_model")):
         pretrained = load_model_directory(model_dir.format("language_model"), "language_model")
     else:  # the recipe starts from a bundled preset
-        pretrained = ULMFiTLanguageModel.from_preset(recipe["language_model"])
+        pretrained = ULMFiTLanguageModel.from_preset(recipe.language_model)
     tuned = load_model_directory(model_dir.format("finetuned_language_model"), "language_model")
     scratch = random_copy(pretrained, seed=0)
-    epochs = args.epochs or recipe["classifier_epochs"]
-    chosen = dict(classifier_options(recipe), epochs=epochs)
+    epochs = args.epochs or recipe.classifier.epochs
+    chosen = recipe.classifier.replace(epochs=epochs)
     # Nobody trains a random encoder with gradual unfreezing: from scratch is all layers, one schedule.
-    from_scratch = dict(chosen, gradual_unfreezing=False, factor=1.0)
+    from_scratch = dict(gradual_unfreezing=False, factor=1.0)
 
     def accuracy(language_model, data, seeds=args.seeds, **switches):
         scores = []
         for seed in seeds:
             start = time.time()
-            classifier = stages.fit_classifier(language_model, *data, seed=seed, verbose=0, **dict(chosen, **switches))
+            classifier = stages.fit_classifier(language_model, *data, settings=chosen, seed=seed, verbose=0, **switches)
             scores.append(stages.evaluate(classifier, *test)["accuracy"])
             print(f"  seed {seed}: {scores[-1]:.4f} ({time.time() - start:.0f}s)", flush=True)
         return float(np.mean(scores)), float(np.std(scores))
@@ -129,11 +128,11 @@ def main():
     full = accuracy(tuned, small)
     record("ablation", f"ULMFiT (the recipe), {labels}", full)
     record("ablation", f"without LM fine-tuning, {labels}", accuracy(pretrained, small))
-    if chosen["gradual_unfreezing"]:
+    if chosen.gradual_unfreezing:
         record("ablation", f"without gradual unfreezing, {labels}", accuracy(tuned, small, gradual_unfreezing=False))
     else:
         record("ablation", f"with gradual unfreezing (the paper's), {labels}", accuracy(tuned, small, gradual_unfreezing=True))
-    if chosen["factor"] != 1:
+    if chosen.factor != 1:
         record("ablation", f"without discriminative rates, {labels}", accuracy(tuned, small, factor=1))
     else:
         record("ablation", f"with discriminative rates (factor 2.6), {labels}", accuracy(tuned, small, factor=2.6))
@@ -147,7 +146,7 @@ def main():
     wide = baselines_table(rows, simple, len(train[0]))
     print("\n" + table + "\n\n" + wide)
     if args.write:
-        write_results(table, args, epochs, recipe.get("classifier_min_steps"))
+        write_results(table, args, epochs, recipe.classifier.min_steps)
         write_baselines(wide, rows_source="this run")
 
 

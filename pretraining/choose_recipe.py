@@ -28,8 +28,8 @@ from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
 from ulmfit_tf.model_directory import save_model_directory  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
-from ulmfit_tf.pipeline import RECIPES  # noqa: E402
-from ulmfit_tf.pipeline import bundled_task  # noqa: E402
+from ulmfit_tf.pipeline.data import bundled_task  # noqa: E402
+from ulmfit_tf.recipe import RECIPES  # noqa: E402
 
 VARIANTS = {
     "all-layers": dict(gradual_unfreezing=False, factor=1.0, dropout_multiplier=0.5),
@@ -69,8 +69,7 @@ def finetuned(language_model, folder, epochs, task, recipe="small"):
     start = time.time()
     tuned = stages.finetune_language_model(
         ULMFiTLanguageModel.from_preset(language_model), list(train[0]) + list(unlabelled),
-        list(validation[0]), batch_size=recipe["lm_batch_size"], bptt=recipe["bptt"], epochs=epochs,
-        learning_rate=recipe["finetune_learning_rate"], seed=42, verbose=2,
+        list(validation[0]), settings=recipe.finetune, epochs=epochs, seed=42, verbose=2,
     )
     save_model_directory(tuned, folder, "language_model", fingerprint=getattr(tuned, "fingerprint", None))
     return tuned, round((time.time() - start) / 60, 2)
@@ -99,7 +98,7 @@ def main():
     recipe = RECIPES[args.recipe]
     task = train, validation, test, _ = bundled_task()
     labelled = label_subset(train, args.labels) if args.labels else train  # RESULTS.md's sample-efficiency rows
-    finetune_epochs = args.finetune_epochs or recipe["finetune_epochs"]
+    finetune_epochs = args.finetune_epochs or recipe.finetune.epochs
     tuned, finetune_minutes = finetuned(args.language_model, args.tuned, finetune_epochs, task, args.recipe)
     if args.from_scratch:
         tuned = random_copy(tuned, seed=0)
@@ -109,9 +108,9 @@ def main():
         start = time.time()
         test_by_epoch = TestByEpoch(test)
         classifier = stages.fit_classifier(
-            tuned, *labelled, validation=validation, batch_size=recipe["classifier_batch_size"],
-            epochs=epochs or recipe["classifier_epochs"], min_steps=args.min_steps,
-            learning_rate=rate or recipe["classifier_learning_rate"], seed=seed, verbose=0,
+            tuned, *labelled, validation=validation, batch_size=recipe.classifier.batch_size,
+            epochs=epochs or recipe.classifier.epochs, min_steps=args.min_steps,
+            learning_rate=rate or recipe.classifier.learning_rate, seed=seed, verbose=0,
             callbacks=[test_by_epoch], **VARIANTS[name],
         )
         validation_by_epoch = [round(v, 4) for v in classifier.history.history["val_accuracy"]]
@@ -119,7 +118,7 @@ def main():
         row = dict(
             language_model=args.language_model, finetune_epochs=finetune_epochs,
             finetune_minutes=finetune_minutes, labels=len(labelled[0]), from_scratch=args.from_scratch,
-            variant=name, **VARIANTS[name], learning_rate=rate or recipe["classifier_learning_rate"],
+            variant=name, **VARIANTS[name], learning_rate=rate or recipe.classifier.learning_rate,
             epochs=len(classifier.history.epoch), min_steps=args.min_steps, seed=seed,
             validation=round(stages.evaluate(classifier, *validation)["accuracy"], 4),
             test=round(stages.evaluate(classifier, *test)["accuracy"], 4),

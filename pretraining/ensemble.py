@@ -32,9 +32,8 @@ from report import append_row  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
 from ulmfit_tf.model_directory import save_model_directory  # noqa: E402
-from ulmfit_tf.pipeline import RECIPES  # noqa: E402
-from ulmfit_tf.pipeline import bundled_task  # noqa: E402
-from ulmfit_tf.pipeline import classifier_options  # noqa: E402
+from ulmfit_tf.pipeline.data import bundled_task  # noqa: E402
+from ulmfit_tf.recipe import RECIPES  # noqa: E402
 
 
 def classifier(tuned, folder, seed, recipe, train, validation):
@@ -43,7 +42,7 @@ def classifier(tuned, folder, seed, recipe, train, validation):
         return load_model_directory(folder, "classifier"), None
     start = time.time()
     model = stages.fit_classifier(
-        tuned, *train, validation=validation, seed=seed, verbose=0, **classifier_options(recipe)
+        tuned, *train, validation=validation, seed=seed, verbose=0, settings=recipe.classifier
     )
     save_model_directory(model, folder, "classifier")
     return model, round((time.time() - start) / 60, 2)
@@ -64,7 +63,7 @@ def main():
     directions = {"forward": args.forward, "backward": args.backward} if args.backward else {"forward": args.forward}
     for direction, language_model in directions.items():
         tuned, minutes[f"{direction}_finetune"] = finetuned(
-            language_model, os.path.join(args.work, f"{direction}_tuned"), recipe["finetune_epochs"], task,
+            language_model, os.path.join(args.work, f"{direction}_tuned"), recipe.finetune.epochs, task,
             args.recipe,
         )
         for seed in args.seeds:

@@ -30,9 +30,9 @@ from report import cpu_name  # noqa: E402
 
 from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
-from ulmfit_tf.pipeline import BUNDLED_LANGUAGE_MODEL  # noqa: E402
+from ulmfit_tf.recipe import BUNDLED_LANGUAGE_MODEL  # noqa: E402
 from ulmfit_tf.stages import perplexity  # noqa: E402
-from ulmfit_tf.presets import BUNDLED_DIR  # noqa: E402
+from ulmfit_tf.models.awd_lstm_presets import BUNDLED_DIR  # noqa: E402
 from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
 COMMAND = "pretraining/english_lm.sh"

@@ -37,8 +37,8 @@ from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
-from ulmfit_tf.pipeline import bundled_task  # noqa: E402
-from ulmfit_tf.pipeline import classifier_options  # noqa: E402
+from ulmfit_tf.pipeline.data import bundled_task  # noqa: E402
+from ulmfit_tf.recipe import RECIPES  # noqa: E402
 from ulmfit_tf.text import SentencePieceTokenizer  # noqa: E402
 from ulmfit_tf.text import Vocabulary  # noqa: E402
 from ulmfit_tf.text import WordTokenizer  # noqa: E402
@@ -64,7 +64,7 @@ def tokenizers(preset):
     documents = datasets.load_english_corpus()["train"]
     yield "sentencepiece", preset.preprocessor
     rules = RulesSentencePieceTokenizer.train(
-        with_rules(documents), vocabulary_size=preset.preprocessor.vocabulary_size, seed=42
+        with_rules(documents), vocabulary_size=preset.preprocessor.vocabulary_size(), seed=42
     )
     pieces = set(rules.get_vocabulary())
     print("marks that are one piece:", [m for m in ("▁xxmaj", "▁xxup", "▁xxrep", "▁xxwrep") if m in pieces], flush=True)
@@ -92,16 +92,16 @@ def main():
         tokens_per_word = float(tf.reduce_mean(tf.cast(tokens.row_lengths(), tf.float32))) / words_per_review
         for seed in args.seeds:
             backbone = AWDLSTMBackbone(
-                tokenizer.vocabulary_size, sizes.embedding_dim, sizes.hidden_dim, sizes.num_layers,
+                tokenizer.vocabulary_size(), sizes.embedding_dim, sizes.hidden_dim, sizes.num_layers,
                 dropout_multiplier=sizes.dropout_multiplier, seed=seed,
             )
             start = time.time()
             classifier = stages.fit_classifier(
                 ULMFiTLanguageModel(backbone, preprocessor=tokenizer), *train, validation=validation, seed=seed,
-                verbose=0, **dict(classifier_options("small"), gradual_unfreezing=False, factor=1.0),
+                verbose=0, settings=RECIPES["small"].classifier, gradual_unfreezing=False, factor=1.0,
             )
             row = dict(
-                tokenization=name, vocabulary_size=tokenizer.vocabulary_size,
+                tokenization=name, vocabulary_size=tokenizer.vocabulary_size(),
                 tokens_per_word=round(tokens_per_word, 3), seed=seed,
                 validation=round(stages.evaluate(classifier, *validation)["accuracy"], 4),
                 test=round(stages.evaluate(classifier, *test)["accuracy"], 4),

@@ -110,7 +110,7 @@ def test_the_stages_from_the_command_line(files, capsys):
         (["evaluate", "--model", classifier, "--data", unknown_label], "'lukewarm' of text 2 is not one of the known labels"),
         (["evaluate", "--model", classifier, "--data", files["test"], "--label-column", "stars"], "stars"),
         (["fit-classifier", "--language-model", classifier, "--train", files["train"], "--output", str(root / "x")],
-         "holds a classifier, not a language model"),
+         "holds a ULMFiTTextClassifier, not a ULMFiTLanguageModel"),
         (["fit-classifier", "--language-model", tuned, "--train", files["train"], "--output", str(root / "x"),
           "--restore-best-weights"], "--restore-best-weights needs --validation FILE to choose the epoch on."),
         (["export", "--model", classifier], "Nothing to export"),
@@ -171,7 +171,7 @@ def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
     # Another seed is another run: the first stage folder is not reused silently.
     code = demo.main(["--recipe", "tiny", "--limit", "300", "--output", str(tmp_path / "demo"), "--quiet", "--seed", "7"])
     err = capsys.readouterr().err
-    assert code == 2 and "forward_language_model' was made with other settings or data (data changed; seed 42 -> 7)" in err
+    assert code == 2 and "forward_language_model' was made with other settings or data (seed 42 -> 7; texts changed; validation changed)" in err
 
 
 def test_pipeline_fine_tunes_a_given_language_model_without_pretraining(files, tmp_path, capsys):
@@ -192,9 +192,9 @@ def test_pipeline_fine_tunes_a_given_language_model_without_pretraining(files, t
     assert tuned.backbone.vocabulary_size == load_model_directory(lm, "language_model").backbone.vocabulary_size
     # The epochs given are the stage's: its fingerprint records them, so another value retrains it.
     code, out, err = run(argv[:-1] + ["2"], capsys)
-    assert code == 2 and "classifier_epochs 1 -> 2" in err
+    assert code == 2 and "epochs 1 -> 2" in err
     code, out, err = run(argv + ["--classifier-min-steps", "50"], capsys)
-    assert code == 2 and "classifier_min_steps None -> 50" in err
+    assert code == 2 and "min_steps None -> 50" in err
     code, out, err = run(argv + ["--pretrain"], capsys)
     assert code == 2 and err.strip().endswith("Give --language-model (fine-tune it) or --pretrain (pretrain one), not both.")
     code, out, err = run(argv + ["--pretrain-texts", files["corpus"]], capsys)
@@ -242,7 +242,7 @@ def test_pretrain_from_a_given_tokenizer_and_embeddings_in_checkpointed_parts(fi
     )
     assert code == 0, err
     model = load_model_directory(output, "language_model")
-    assert model.preprocessor.proto == tokenizer.proto
+    assert model.preprocessor.tokenizer.proto == tokenizer.proto
     fingerprint = read_manifest(output)["fingerprint"]
     assert fingerprint["embeddings"] == digest([embeddings]) and fingerprint["checkpoint_every"] == 4
     (tmp_path / "wrong.npy").write_bytes(b"not an array")

@@ -15,6 +15,7 @@ from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.fingerprint import digest
 from ulmfit_tf.models import ULMFiTLanguageModel
 from ulmfit_tf.text.language_model_source import LanguageModelSource
+from ulmfit_tf.training import TrainingDiverged
 
 TINY = dict(vocabulary_size=200, embedding_dim=8, hidden_dim=16, num_layers=2, batch_size=8, bptt=16, verbose=0)
 
@@ -72,11 +73,13 @@ def test_backward_model_and_ensemble(language_model, reviews):
     texts, labels = reviews["train"]
     news = [a["text"] for a in datasets.load_news_articles()[:40]]
     backward_lm = stages.pretrain_language_model(
-        news, tokenizer=language_model.preprocessor, backwards=True, seed=1, **dict(TINY, vocabulary_size=None)
+        news, tokenizer=language_model.preprocessor.tokenizer, backwards=True, seed=1,
+        **{k: v for k, v in TINY.items() if k != "vocabulary_size"}
     )
-    assert backward_lm.preprocessor.reverse and not language_model.preprocessor.reverse
+    forward_tokenizer, backward_tokenizer = language_model.preprocessor.tokenizer, backward_lm.preprocessor.tokenizer
+    assert backward_tokenizer.reverse and not forward_tokenizer.reverse
     sample = ["A fine, moving film."]
-    assert backward_lm.preprocessor(sample).to_list()[0] == language_model.preprocessor(sample).to_list()[0][::-1]
+    assert backward_tokenizer(sample).to_list()[0] == forward_tokenizer(sample).to_list()[0][::-1]
     forward = stages.fit_classifier(language_model, texts, labels, batch_size=16, epochs=1, verbose=0)
     backward = stages.fit_classifier(backward_lm, texts, labels, batch_size=16, epochs=1, verbose=0)
     _, p_forward = stages.predict(forward, texts[:8])
@@ -158,7 +161,7 @@ def test_nan_loss_stops_with_a_clear_message(language_model, reviews, tmp_path):
                 kernel = self.model.head.denses[-1].kernel
                 kernel.assign(np.full(kernel.shape, np.nan, "float32"))
 
-    with pytest.raises(stages.TrainingDiverged, match=r"Training stopped at epoch 1: the loss became nan.*Lower the learning rate"):
+    with pytest.raises(TrainingDiverged, match=r"Training stopped at epoch 1: the loss became nan.*Lower the learning rate"):
         stages.fit_classifier(
             language_model, texts, labels, batch_size=16, epochs=2, callbacks=[Poison()],
             checkpoint_dir=tmp_path / "ckpt", verbose=0,
@@ -190,19 +193,6 @@ def test_classifier_lr_find_sweeps_the_classifier_stage(language_model, reviews,
     assert result.suggestions and os.path.exists(tmp_path / "lr.png")
 
 
-def test_names_that_moved_still_import_from_stages(language_model):
-    from ulmfit_tf.callbacks import ResetStateEachEpoch
-    from ulmfit_tf.text.language_model_source import STREAM_CHUNK_DOCUMENTS
-    from ulmfit_tf.training import TrainingDiverged
-
-    assert stages.ResetStateEachEpoch is ResetStateEachEpoch
-    assert stages.TrainingDiverged is TrainingDiverged
-    assert stages.STREAM_CHUNK_DOCUMENTS == STREAM_CHUNK_DOCUMENTS
-    tokenizer = language_model.preprocessor
-    backward = stages.with_direction(tokenizer, True)
-    assert backward(["A film."]).to_list() == tokenizer.with_direction(True)(["A film."]).to_list()
-
-
 def test_perplexity_is_the_exponential_of_the_validation_loss(language_model):
     # Keras' val_loss of the last epoch read the same held-out stream, state carried, in the same windows.
     news = [a["text"] for a in datasets.load_news_articles()[:40]]
@@ -212,7 +202,7 @@ def test_perplexity_is_the_exponential_of_the_validation_loss(language_model):
 
 
 def test_split_corpus_holds_out_a_seeded_twentieth():
-    from ulmfit_tf.pipeline import split_corpus
+    from ulmfit_tf.pipeline.data import split_corpus
 
     texts = [f"text {i} " + "word " * i for i in range(1, 101)] + ["  "]
     train, validation = split_corpus(texts, words=None, seed=3)
@@ -223,20 +213,24 @@ def test_split_corpus_holds_out_a_seeded_twentieth():
     assert sum(len(t.split()) for t in kept[:-1]) < 300 <= sum(len(t.split()) for t in kept)
 
 
-def test_classifier_options_are_the_recipes_classifier_entries():
-    import inspect
+def test_settings_and_keyword_overrides_are_one_call(language_model, reviews):
+    from ulmfit_tf.recipe import ClassifierSettings
 
-    from ulmfit_tf.pipeline import RECIPES
-    from ulmfit_tf.pipeline import classifier_options
-
-    assert classifier_options("small") == dict(
-        batch_size=64, epochs=6, learning_rate=1e-2, gradual_unfreezing=False, factor=1.0, dropout_multiplier=0.3,
-        min_steps=240, restore_best_weights=False,
+    texts, labels = reviews["train"]
+    settings = ClassifierSettings(batch_size=16, epochs=1, factor=1.0, gradual_unfreezing=False)
+    by_settings = stages.fit_classifier(language_model, texts[:40], labels[:40], settings=settings, seed=2, verbose=0)
+    by_keywords = stages.fit_classifier(
+        language_model, texts[:40], labels[:40], settings=ClassifierSettings(epochs=3), seed=2, verbose=0,
+        batch_size=16, epochs=1, factor=1.0, gradual_unfreezing=False,
     )
-    assert classifier_options(dict(RECIPES["tiny"], classifier_epochs=9))["epochs"] == 9
-    assert set(classifier_options("paper")) <= set(inspect.signature(stages.fit_classifier).parameters)
-    with pytest.raises(ValueError, match=r"Argument `recipe` must be one of \('small', 'paper', 'tiny'\). Received: recipe='big'"):
-        classifier_options("big")
+    for a, b in zip(weights_of(by_settings), weights_of(by_keywords)):
+        np.testing.assert_array_equal(a, b)
+    assert by_settings.fingerprint == by_keywords.fingerprint and by_settings.fingerprint["epochs"] == 1
+    with pytest.raises(TypeError, match=r"Argument `epoch` is not a setting of `ClassifierSettings` \(its settings: "
+                       r"batch_size, epochs, .*\)\. Received: epoch=3"):
+        stages.fit_classifier(language_model, texts, labels, epoch=3)
+    with pytest.raises(TypeError, match=r"Argument `settings` must be a `ClassifierSettings`"):
+        stages.fit_classifier(language_model, texts, labels, settings=dict(epochs=3))
 
 
 def test_min_steps_reads_a_small_training_set_for_more_epochs(language_model, reviews):
@@ -274,7 +268,7 @@ def test_restore_best_weights_keeps_the_epoch_of_best_validation_accuracy(langua
 def test_checkpoint_every_cuts_a_pass_into_parts_that_resume_exactly(language_model, tmp_path):
     news = [a["text"] for a in datasets.load_news_articles()[:40]]
     sizes = {k: v for k, v in TINY.items() if k != "vocabulary_size"}
-    tokenizer = language_model.preprocessor
+    tokenizer = language_model.preprocessor.tokenizer
     steps = LanguageModelSource(news[:36], tokenizer, batch_size=8, bptt=16).steps
     parts = steps // 5
 
@@ -303,9 +297,9 @@ def test_checkpoint_every_cuts_a_pass_into_parts_that_resume_exactly(language_mo
 
 def test_pretraining_starts_from_the_given_embeddings(language_model):
     news = [a["text"] for a in datasets.load_news_articles()[:40]]
-    tokenizer = language_model.preprocessor
+    tokenizer = language_model.preprocessor.tokenizer
     sizes = {k: v for k, v in TINY.items() if k != "vocabulary_size"}
-    start = np.random.default_rng(0).normal(size=(tokenizer.vocabulary_size, 8)).astype("float32")
+    start = np.random.default_rng(0).normal(size=(tokenizer.vocabulary_size(), 8)).astype("float32")
     model = stages.pretrain_language_model(news[:8], tokenizer=tokenizer, embeddings=start, epochs=1, **sizes)
     assert model.fingerprint["embeddings"] == digest([start])
     # Training moves the embedding from where it started (by ~0.2 here, against values of ~1) but keeps its shape.

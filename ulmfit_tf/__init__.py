@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "callbacks", "cli", "convert", "datasets", "distribute", "errors", "export", "fingerprint", "folders", "layers",
-    "losses", "model_directory", "models", "optimizers", "pipeline", "presets", "schedules", "stages", "text",
-    "training",
+    "losses", "model_directory", "models", "optimizers", "pipeline", "presets", "recipe", "schedules", "stages",
+    "text", "training",
 )
 _ATTRIBUTES = {
     "lr_find": "ulmfit_tf.callbacks",

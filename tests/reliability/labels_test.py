@@ -20,6 +20,7 @@ from ulmfit_tf import stages
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.models import ULMFiTLanguageModel
 from ulmfit_tf.models import ULMFiTTextClassifier
+from ulmfit_tf.stages.checks import label_names_of
 from ulmfit_tf.text import encode_labels
 from ulmfit_tf.text.inputs import check_classes
 from ulmfit_tf.text.inputs import check_labels
@@ -75,7 +76,7 @@ def api_outcome(labels):
         check_classes(check_labels(labels, texts))
     except UserInputError:
         return "refused"
-    return stages._label_names(labels, "single_label")
+    return label_names_of(labels, "single_label")
 
 
 @pytest.mark.parametrize("written, values, expected", CASES)
@@ -119,7 +120,7 @@ def test_the_api_names_the_offending_labels_by_index():
 
 
 def test_every_entry_point_refuses_before_any_work(tokenizer):  # noqa: F811
-    lm = ULMFiTLanguageModel(language_model(tokenizer.vocabulary_size).backbone, preprocessor=tokenizer)
+    lm = ULMFiTLanguageModel(language_model(tokenizer.vocabulary_size()).backbone, preprocessor=tokenizer)
     texts = [f"text {i}" for i in range(4)]
     missing = API_MISSING.format("labels[3]=nan")
     with pytest.raises(UserInputError) as error:

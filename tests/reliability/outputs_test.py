@@ -313,7 +313,7 @@ def test_problems_found_before_any_training(files, tmp_path, capsys):
     unseen = tmp_path / "unseen.csv"
     unseen.write_text("text,label\nFine.,fresh\nOdd.,lukewarm\n")
     code, _, err = run(["pipeline", "--train", files["train"], "--test", str(unseen), "--output",
-                        str(tmp_path / "run"), "--preset", "tiny", "--quiet"], capsys)
+                        str(tmp_path / "run"), "--recipe", "tiny", "--quiet"], capsys)
     one_line_error(code, err, "pipeline", "The test labels ['lukewarm'] never occur in the training labels")
     assert time.time() - start < 60  # no stage ran
     assert not os.path.exists(tmp_path / "run")
@@ -423,4 +423,4 @@ def test_a_document_over_sentencepiece_limit_trains(tmp_path):
     news = " ".join(a["text"] for a in datasets.load_news_articles()[:600])
     assert len(news.encode()) > 1 << 20  # one document over the trainer's sentence limit
     tokenizer = SentencePieceTokenizer.train([news], vocabulary_size=300)
-    assert tokenizer.vocabulary_size == 300
+    assert tokenizer.vocabulary_size() == 300

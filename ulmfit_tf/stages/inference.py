@@ -1,0 +1,125 @@
+"""Using trained models: a classifier's predictions and metrics, a language model's perplexity."""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ulmfit_tf.batch_predict import check_ensemble
+from ulmfit_tf.batch_predict import class_labels
+from ulmfit_tf.batch_predict import predict_probabilities
+from ulmfit_tf.metrics import classification_metrics
+from ulmfit_tf.stages.checks import checked_language_model
+from ulmfit_tf.stages.checks import nonempty
+from ulmfit_tf.text.inputs import check_labels
+from ulmfit_tf.text.language_model_dataset import language_model_dataset
+
+
+def predict(classifiers, texts, batch_size=64):
+    """Labels and probabilities for raw texts.
+
+    Batched by length and run through a compiled inference pass, rows in
+    the texts' order (`ulmfit_tf.batch_predict`): the answers of
+    `classifier.predict`, faster. For more texts than fit in memory, read
+    them in chunks (`batch_predict.chunks`) and call this on each, as
+    `ulmfit-tf predict` does.
+
+    Args:
+        classifiers: A `ULMFiTTextClassifier`, or a list of them trained on
+            the same labels (e.g. forward and backward): their probabilities
+            are averaged, as in the paper's bidirectional ensemble.
+        texts: List of strings (bytes are decoded as UTF-8); a lone string
+            is one text. Anything else among them raises a `TypeError`.
+        batch_size: Integer, texts per batch.
+
+    Returns:
+        `(labels, probabilities)`: a list with one class name per text
+        (a list of names for multi-label, the value for regression) and a
+        float array `(texts, classes)`; `([], (0, classes) array)` for no
+        texts.
+
+    Example:
+
+    ```python
+    labels, probabilities = predict(classifier, ["A fine film.", "Dull."])
+    ```
+    """
+    classifiers = check_ensemble(classifiers)
+    probabilities = predict_probabilities(classifiers, texts, batch_size)
+    first = classifiers[0]
+    return class_labels(probabilities, first.label_names, first.problem_type), probabilities
+
+
+def evaluate(classifiers, texts, labels, batch_size=64):
+    """Metrics of a classifier (or an averaged ensemble) on labelled texts.
+
+    Args:
+        classifiers: A `ULMFiTTextClassifier`, or a list of them (as in
+            `predict`).
+        texts: List of strings, at least one; a lone string is one text.
+        labels: One label per text (class names or ids, as in
+            `fit_classifier`); a `UserInputError` when the counts differ.
+        batch_size: Integer.
+
+    Returns:
+        A dict of JSON values (`ulmfit_tf.metrics.classification_metrics`):
+        `accuracy`, `error` (in %, as the paper reports), `loss`
+        (cross-entropy of the predicted probabilities), `per_class`
+        precision, recall, F1 and support, `macro_f1`, `weighted_f1`,
+        `confusion_matrix` and `label_names` (the classifier's order),
+        `expected_calibration_error`, and for two classes `roc_auc` and
+        `average_precision`; micro and macro averages for multi-label;
+        `mae`, `mse`, `rmse`, `pearson` and `spearman` for regression; and
+        `count`.
+
+    Example:
+
+    ```python
+    metrics = stages.evaluate(classifier, ["A triumph.", "A mess."], ["fresh", "rotten"])
+    metrics["macro_f1"], metrics["per_class"]["rotten"]["recall"], metrics["confusion_matrix"]
+    ```
+    """
+    first = classifiers[0] if isinstance(classifiers, (list, tuple)) else classifiers
+    texts = nonempty(texts, "texts")
+    targets = first.encode_targets(check_labels(labels, texts))
+    _, probabilities = predict(classifiers, texts, batch_size)
+    return classification_metrics(probabilities, targets, first.problem_type, first.label_names)
+
+
+def perplexity(language_model, texts, bptt=70):
+    """Per-token perplexity of a language model on texts, read as one stream.
+
+    The texts are laid out as in training (`language_model_dataset` without
+    shuffling: the model's batch size in rows, `bptt` tokens a window) and
+    the LSTM state carries from window to window, as fastai's `validate`
+    does. The model's state is reset before and after.
+
+    Args:
+        language_model: A `ULMFiTLanguageModel` with its `preprocessor`.
+        texts: List of strings.
+        bptt: Integer, window length.
+
+    Returns:
+        A float, or `None` when the texts hold less than one window.
+
+    Example:
+
+    ```python
+    lm = ULMFiTLanguageModel.from_preset("awd_lstm_small_en")
+    stages.perplexity(lm, ["The minister said on Tuesday that ..."])
+    ```
+    """
+    model = checked_language_model(language_model)
+    batch_size = model.backbone.batch_size
+    data = language_model_dataset(texts, model.preprocessor.tokenizer, batch_size, bptt, shuffle=False)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    # One compiled step per batch (the state variables carry over).
+    step = tf.function(lambda x, y: loss(y, model(x, training=False)))
+    model.reset_state()
+    total, count = 0.0, 0
+    for x, y in data:
+        total += float(step(x, y))
+        count += int(np.prod(y.shape))
+    model.reset_state()
+    return math.exp(total / count) if count else None
