@@ -159,10 +159,7 @@ def _load(cls, preset, settings):
 
 def _load_keras_hub(cls, preset, settings):
     """`cls.from_preset`, with the backbone's settings given to the backbone."""
-    settings = dict(settings)
-    backbone_settings = {key: settings.pop(key) for key in BACKBONE_SETTINGS if key in settings}
-    if "seed" in backbone_settings:
-        settings["seed"] = backbone_settings["seed"]
+    backbone_settings, settings = _split(settings)
     if backbone_settings:
         settings["backbone"] = AWDLSTMBackbone.from_preset(preset, **backbone_settings)
     try:
@@ -203,16 +200,22 @@ def _with_settings(model, settings):
     """`model` rebuilt with some settings changed, weights kept."""
     if not settings:
         return model
-    settings = dict(settings)
-    backbone_settings = {key: settings.pop(key) for key in BACKBONE_SETTINGS if key in settings}
-    if "seed" in backbone_settings:
-        settings["seed"] = backbone_settings["seed"]
+    backbone_settings, settings = _split(settings)
     config = model.get_config()
     config["backbone"] = AWDLSTMBackbone.from_config({**model.backbone.get_config(), **backbone_settings})
     config["preprocessor"] = model.preprocessor
     rebuilt = type(model).from_config({**config, **settings})
     rebuilt.set_weights(model.get_weights())
     return rebuilt
+
+
+def _split(settings):
+    """The backbone's settings and the task's (`seed` seeds both)."""
+    settings = dict(settings)
+    backbone_settings = {key: settings.pop(key) for key in BACKBONE_SETTINGS if key in settings}
+    if "seed" in backbone_settings:
+        settings["seed"] = backbone_settings["seed"]
+    return backbone_settings, settings
 
 
 def _with_num_classes(source, settings):

@@ -83,6 +83,8 @@ class AWDLSTMBackbone(keras_hub.models.Backbone):
         - [Howard & Ruder, 2018](https://arxiv.org/abs/1801.06146)
     """
 
+    # Over 60 lines: KerasHub's backbone layout, layers, functional model
+    # and config in one constructor.
     def __init__(
         self,
         vocabulary_size,
@@ -102,27 +104,7 @@ class AWDLSTMBackbone(keras_hub.models.Backbone):
         **kwargs,
     ):
         check_keyword_arguments(type(self), kwargs)
-        for name, value in (
-            ("vocabulary_size", vocabulary_size),
-            ("embedding_dim", embedding_dim),
-            ("hidden_dim", hidden_dim),
-            ("num_layers", num_layers),
-        ):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"Argument `{name}` must be a positive integer. "
-                    f"Received: {name}={value}"
-                )
-        if dropout_multiplier < 0:
-            raise ValueError(
-                "Argument `dropout_multiplier` must be >= 0. "
-                f"Received: dropout_multiplier={dropout_multiplier}"
-            )
-        if stateful and batch_size is None:
-            raise ValueError(
-                "Argument `batch_size` must be set when `stateful=True`. "
-                f"Received: batch_size={batch_size}"
-            )
+        _check_arguments(vocabulary_size, embedding_dim, hidden_dim, num_layers, dropout_multiplier, stateful, batch_size)
 
         def seed_for(offset):
             return None if seed is None else seed + offset
@@ -285,3 +267,28 @@ class AWDLSTMBackbone(keras_hub.models.Backbone):
             }
         )
         return config
+
+
+def _check_arguments(vocabulary_size, embedding_dim, hidden_dim, num_layers, dropout_multiplier, stateful, batch_size):
+    """Refuses sizes, a multiplier or a statefulness that cannot build a backbone."""
+    for name, value in (
+        ("vocabulary_size", vocabulary_size),
+        ("embedding_dim", embedding_dim),
+        ("hidden_dim", hidden_dim),
+        ("num_layers", num_layers),
+    ):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"Argument `{name}` must be a positive integer. "
+                f"Received: {name}={value}"
+            )
+    if dropout_multiplier < 0:
+        raise ValueError(
+            "Argument `dropout_multiplier` must be >= 0. "
+            f"Received: dropout_multiplier={dropout_multiplier}"
+        )
+    if stateful and batch_size is None:
+        raise ValueError(
+            "Argument `batch_size` must be set when `stateful=True`. "
+            f"Received: batch_size={batch_size}"
+        )
