@@ -3,6 +3,8 @@ import keras_hub
 import numpy as np
 from keras import ops
 
+from ulmfit_tf.calibration import calibrate
+
 from ulmfit_tf.distribute import distribute_fixes
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.layers.concat_pooling import ConcatPooling
@@ -19,6 +21,9 @@ from ulmfit_tf.text.classification_dataset import encode_labels
 from ulmfit_tf.text.text_classifier_pipeline import TextClassifierPipeline
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
+from ulmfit_tf.thresholds import DEFAULT_THRESHOLD
+from ulmfit_tf.thresholds import check_decision_settings
+from ulmfit_tf.thresholds import decide
 
 PROBLEM_TYPES = ("single_label", "multi_label", "regression")
 
@@ -89,6 +94,13 @@ class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifi
             `output_p`), multiplied by the backbone's `dropout_multiplier`.
             Defaults to `0.4`.
         seed: Optional integer, seeds the head's dropout.
+        temperature: Float > 0, divides the logits before the softmax or
+            sigmoid of `probabilities()` (and of every export): temperature
+            scaling, fitted on validation texts by `calibrate`. Defaults to
+            `1.0`.
+        thresholds: Optional list of one float in [0, 1] a label, the
+            multi-label decision thresholds (`decide`); `None` is 0.5 for
+            every label.
         compile: Boolean, compile with `compile()`'s defaults. Defaults to
             `True`.
         **kwargs: Base model keyword arguments: `name`, `trainable`,
@@ -126,10 +138,13 @@ class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifi
         hidden_dims=(50,),
         output_dropout=CLASSIFIER_DROPOUTS["output_dropout"],
         seed=None,
+        temperature=1.0,
+        thresholds=None,
         compile=True,
         **kwargs,
     ):
         check_keyword_arguments(type(self), kwargs, BASE_ARGUMENTS)
+        temperature, thresholds = check_decision_settings(temperature, thresholds, problem_type, num_classes)
         kwargs.pop("dtype", None)  # the backbone's policy, as in KerasHub's tasks
         if not isinstance(backbone, AWDLSTMBackbone):
             raise ValueError(f"Argument `backbone` must be an `AWDLSTMBackbone`. Received: backbone={backbone}")
@@ -173,6 +188,8 @@ class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifi
         self.hidden_dims = tuple(hidden_dims)
         self.output_dropout = output_dropout
         self.seed = seed
+        self.temperature = temperature
+        self.thresholds = thresholds
         if compile:
             self.compile()
 
@@ -269,15 +286,38 @@ class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifi
             self.optimizer.build(self.trainable_variables)
 
     def probabilities(self, outputs):
-        """Softmax (single-label) or sigmoid (multi-label) of the model's logits.
+        """Softmax (single-label) or sigmoid (multi-label) of the model's logits divided by its `temperature`.
 
         Regression outputs are returned as they are.
         """
         if self.problem_type == "single_label":
-            return ops.softmax(outputs, axis=-1)
+            return ops.softmax(outputs / self.temperature, axis=-1)
         if self.problem_type == "multi_label":
-            return ops.sigmoid(outputs)
+            return ops.sigmoid(outputs / self.temperature)
         return outputs
+
+    def decide(self, probabilities, top_k=None):
+        """The labels of each text, as booleans `(texts, labels)`: multi-label at the `thresholds`, then `top_k`.
+
+        Single-label: the most probable class (or the `top_k` most
+        probable). See `ulmfit_tf.thresholds.decide`.
+        """
+        if self.problem_type == "regression":
+            raise ValueError("Argument `probabilities` must come from a classifier: this one is a regression.")
+        if self.problem_type == "single_label":
+            return decide(probabilities, 0.0, top_k or 1)
+        return decide(probabilities, DEFAULT_THRESHOLD if self.thresholds is None else self.thresholds, top_k)
+
+    def calibrate(self, texts, labels, batch_size=64):
+        """Fits `temperature` (and multi-label `thresholds`) on held-out texts: `ulmfit_tf.calibration.calibrate`.
+
+        Example:
+
+        ```python
+        classifier.calibrate(validation_texts, validation_labels)
+        ```
+        """
+        return calibrate(self, texts, labels, batch_size)
 
     def encode_targets(self, y):
         """Targets for `fit`/`evaluate` (`TextClassifierPipeline`'s hook): class names become ids via `label_names`."""
@@ -352,6 +392,8 @@ class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifi
                 "hidden_dims": list(self.hidden_dims),
                 "output_dropout": self.output_dropout,
                 "seed": self.seed,
+                "temperature": self.temperature,
+                "thresholds": self.thresholds,
             }
         )
         return config
