@@ -1,6 +1,6 @@
 """Where `ulmfit-tf predict` writes its rows, chunk by chunk: standard output, or a CSV file.
 
-The rules that keep a user's files safe (`ulmfit_tf.folders`', for a file
+The rules that keep a user's files safe (those of `ulmfit_tf.folders`, for a file
 that grows while the command runs):
 
 - `--output FILE` is checked before any work: an existing file is
