@@ -205,6 +205,15 @@ def test_string_datasets_are_cut_and_mapped_for_validation_too(tokenizer):
     np.testing.assert_allclose(history.history["val_loss"][-1], expected["loss"], rtol=1e-5)
 
 
+def test_keras_hubs_batch_methods_tokenize_strings_and_pass_ids(tokenizer):
+    # KerasHub's `train_on_batch`/`test_on_batch`/`predict_on_batch` run `preprocess_samples` on each batch.
+    model = classifier(preprocessor=tokenizer, label_names=["fresh", "rotten"])
+    ids = model.preprocessor(TEXTS[:4])
+    np.testing.assert_allclose(model.predict_on_batch(TEXTS[:4]), model.predict_on_batch(ids), atol=1e-6)
+    assert np.isfinite(model.train_on_batch(TEXTS[:4], np.array([0, 1, 0, 1]))).all()
+    assert np.isfinite(model.test_on_batch(ids, np.array([0, 1, 0, 1]))).all()
+
+
 def test_a_language_models_backbone_is_made_a_classifiers():
     # KerasHub builds a task on a preset's backbone: a language model's is re-made with the classifier's settings.
     backbone = AWDLSTMBackbone(60, embedding_dim=8, hidden_dim=12, num_layers=2, dropout_multiplier=0.5, seed=3)

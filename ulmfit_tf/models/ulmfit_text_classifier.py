@@ -1,10 +1,8 @@
 import keras
 import keras_hub
-import numpy as np
 from keras import ops
 
 from ulmfit_tf.calibration import calibrate
-
 from ulmfit_tf.distribute import distribute_fixes
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.layers.concat_pooling import ConcatPooling
@@ -17,7 +15,6 @@ from ulmfit_tf.models.dropouts import backbone_dropouts
 from ulmfit_tf.models.keyword_arguments import BASE_ARGUMENTS
 from ulmfit_tf.models.keyword_arguments import check_keyword_arguments
 from ulmfit_tf.models.preset_writer import write_preset
-from ulmfit_tf.text.classification_dataset import encode_labels
 from ulmfit_tf.text.text_classifier_pipeline import TextClassifierPipeline
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
@@ -236,27 +233,6 @@ class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifi
             + [[self.head] + ([self.output_range] if self.output_range else [])]
         )
 
-    @property
-    def preprocessor(self):
-        """The `ULMFiTTextClassifierPreprocessor` from raw strings to ids, or `None`.
-
-        Setting a bare tokenizer wraps it, padding with the backbone's
-        `padding_id`.
-        """
-        return self._preprocessor
-
-    @preprocessor.setter
-    def preprocessor(self, value):
-        padding_id = self.backbone.padding_id
-        if value is not None and not isinstance(value, ULMFiTTextClassifierPreprocessor):
-            value = ULMFiTTextClassifierPreprocessor(value, padding_id=padding_id)
-        if value is not None and value.padding_id != padding_id:
-            raise ValueError(
-                f"Argument `preprocessor` must pad with the backbone's `padding_id` ({padding_id}). "
-                f"Received: preprocessor.padding_id={value.padding_id}"
-            )
-        self._preprocessor = value
-
     def compile(self, optimizer="adam", loss="auto", metrics="auto", **kwargs):
         """`Model.compile` with the loss and metrics of the problem type.
 
@@ -318,24 +294,6 @@ class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifi
         ```
         """
         return calibrate(self, texts, labels, batch_size)
-
-    def encode_targets(self, y):
-        """Targets for `fit`/`evaluate` (`TextClassifierPipeline`'s hook): class names become ids via `label_names`."""
-        values = np.asarray(y, dtype=object)
-        if self.problem_type == "regression":
-            return np.asarray(y, "float32")
-        if self.problem_type == "multi_label":
-            if values.ndim == 2 and all(isinstance(v, (int, float, np.number)) for v in values.ravel()):
-                return values.astype("float32")
-            return encode_labels(list(y), self.label_names, multi_label=True)[0]
-        if all(isinstance(v, (int, np.integer)) for v in values.ravel()):
-            return values.astype("int32")
-        if self.label_names is None:
-            raise ValueError(
-                "The labels are class names, but this classifier has no `label_names` to map them to ids. "
-                "Build it with `label_names=[...]` or pass integer class ids."
-            )
-        return encode_labels(list(y), self.label_names)[0]
 
     def save_to_preset(self, preset_dir, max_shard_size=10, model_card=None, overwrite=False):
         """Writes this classifier as a KerasHub preset folder, all at once.

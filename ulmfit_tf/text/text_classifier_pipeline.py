@@ -4,8 +4,10 @@ import tensorflow as tf
 
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.text.classification_dataset import classification_dataset
+from ulmfit_tf.text.classification_dataset import encode_labels
 from ulmfit_tf.text.inputs import check_labels
 from ulmfit_tf.text.inputs import check_texts
+from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
 
 
 class TextClassifierPipeline:
@@ -17,14 +19,13 @@ class TextClassifierPipeline:
     where fastai (and ulmfit-tf) batch texts of similar length together
     (`classification_dataset`, much less padding for BPT3C's long texts),
     tokenize a text once for every epoch, and take class names as labels.
-    Everything else (ids, datasets of ids) goes to `keras.Model` as it
-    is; a dataset of strings is mapped through the preprocessor. The model has a
+    The model has a `backbone` (its `padding_id`), `num_classes`,
+    `problem_type`, `label_names` and `seed`; the mixin gives it its
     `preprocessor` (a `ULMFiTTextClassifierPreprocessor`, or `None` to take
-    token ids only), `num_classes` and `seed`, and one hook:
-    `encode_targets(y)`, from the user's labels (class names, say) to the
-    model's targets. `text_dataset` turns texts into batches of ids; the
-    three methods run on it and pass everything else (token ids, datasets
-    of ids) to `keras.Model` as it is.
+    token ids only) and `encode_targets(y)`, from the user's labels (class
+    names, say) to the model's targets. `text_dataset` turns texts into
+    batches of ids; the three methods run on it and pass everything else
+    (token ids, datasets of ids) to `keras.Model` as it is.
 
     Texts are lists or arrays of strings, a lone string (one text, its
     label `y`) or a string tensor, read by `check_texts` (anything but a
@@ -38,11 +39,49 @@ class TextClassifierPipeline:
     Example:
 
     ```python
-    class Classifier(TextClassifierPipeline, keras_hub.models.TextClassifier):
-        def encode_targets(self, y):
-            return np.asarray(y, "int32")
+    class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifier):
+        ...
     ```
     """
+
+    @property
+    def preprocessor(self):
+        """The `ULMFiTTextClassifierPreprocessor` from raw strings to ids, or `None`.
+
+        Setting a bare tokenizer wraps it, padding with the backbone's
+        `padding_id`.
+        """
+        return self._preprocessor
+
+    @preprocessor.setter
+    def preprocessor(self, value):
+        padding_id = self.backbone.padding_id
+        if value is not None and not isinstance(value, ULMFiTTextClassifierPreprocessor):
+            value = ULMFiTTextClassifierPreprocessor(value, padding_id=padding_id)
+        if value is not None and value.padding_id != padding_id:
+            raise ValueError(
+                f"Argument `preprocessor` must pad with the backbone's `padding_id` ({padding_id}). "
+                f"Received: preprocessor.padding_id={value.padding_id}"
+            )
+        self._preprocessor = value
+
+    def encode_targets(self, y):
+        """Targets for `fit`/`evaluate`: class names become ids via `label_names`."""
+        values = np.asarray(y, dtype=object)
+        if self.problem_type == "regression":
+            return np.asarray(y, "float32")
+        if self.problem_type == "multi_label":
+            if values.ndim == 2 and all(isinstance(v, (int, float, np.number)) for v in values.ravel()):
+                return values.astype("float32")
+            return encode_labels(list(y), self.label_names, multi_label=True)[0]
+        if all(isinstance(v, (int, np.integer)) for v in values.ravel()):
+            return values.astype("int32")
+        if self.label_names is None:
+            raise ValueError(
+                "The labels are class names, but this classifier has no `label_names` to map them to ids. "
+                "Build it with `label_names=[...]` or pass integer class ids."
+            )
+        return encode_labels(list(y), self.label_names)[0]
 
     def text_dataset(self, x, y=None, batch_size=None, shuffle=False, seed=None):
         """Ids from raw texts through the preprocessor, or `None` if `x` holds no texts.
