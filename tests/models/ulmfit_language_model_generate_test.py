@@ -8,6 +8,7 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from ulmfit_tf import datasets
 from ulmfit_tf.models import AWDLSTMBackbone
@@ -78,6 +79,14 @@ def test_a_string_gives_a_string_and_max_length_bounds_the_ids():
     # A prompt longer than max_length is cut to it and nothing is written.
     assert model.generate("the film is very very good", max_length=4, stop_token_ids=None).lower() == "the film is"
     assert model.generate("the film", max_length=6, stop_token_ids=None, strip_prompt=True) == text[len("the film ") :]
+
+
+def test_a_dataset_of_prompts_is_generated_batch_by_batch():
+    model = language_model()
+    model.compile(sampler="greedy")
+    dataset = tf.data.Dataset.from_tensor_slices(PROMPTS).batch(2)
+    expected = model.generate(PROMPTS, max_length=9, stop_token_ids=None)
+    assert model.generate(dataset, max_length=9, stop_token_ids=None) == expected
 
 
 def test_auto_stops_where_the_next_text_would_begin():
