@@ -4,6 +4,8 @@ import dataclasses
 
 import pytest
 
+from ulmfit_tf.recipe import field_kind
+
 from ulmfit_tf.cli import build_parser
 from ulmfit_tf.cli.parser import settings_from_options
 from ulmfit_tf.cli.pipeline_command import recipe_from_options
@@ -31,6 +33,8 @@ def changed_value(field, value):
     """Another valid value of a settings field, as its option is written."""
     if isinstance(value, bool):
         return [f"--no-{field.name.replace('_', '-')}"] if value else [f"--{field.name.replace('_', '-')}"], not value
+    if field_kind(field) == "ClassWeight":
+        return [f"--{field.name.replace('_', '-')}", "neg=1,pos=2.5"], {"neg": 1.0, "pos": 2.5}
     new = 7 if "int" in str(field.type) else 0.125
     return [f"--{field.name.replace('_', '-')}", str(new)], new
 
@@ -83,6 +87,12 @@ def test_bad_values_are_refused_by_the_parser(capsys):
         with pytest.raises(SystemExit) as exit_:
             build_parser().parse_args(["fit-classifier"] + REQUIRED["fit-classifier"] + argv)
         assert exit_.value.code == 2
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["fit-classifier"] + REQUIRED["fit-classifier"] + ["--class-weight", "pos=-1"])
     err = capsys.readouterr().err
+    assert "argument --class-weight: must be 'balanced' or NAME=WEIGHT,... with weights > 0 (e.g. neg=1,pos=3), " \
+        "not 'pos=-1'" in err
+    assert build_parser().parse_args(
+        ["fit-classifier"] + REQUIRED["fit-classifier"] + ["--class-weight", "balanced"]).class_weight == "balanced"
     assert "argument --epochs: must be a positive integer (got '0')" in err
     assert "argument --weight-decay: must be a number >= 0 (got 'nan')" in err

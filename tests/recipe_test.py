@@ -49,6 +49,8 @@ OLD_STAGE_DEFAULTS = dict(
     finetune=dict(factor=2.6, weight_decay=0.01, dropout_multiplier=None),
     classifier=dict(slanted_triangular=True, weight_decay=0.01, bptt=72, max_len=1440),
 )
+# Settings added after the old dict: no class weights, calibration on validation texts.
+NEW_CLASSIFIER_DEFAULTS = dict(class_weight=None, calibrate=True)
 
 
 def as_old_recipe(recipe):
@@ -65,6 +67,7 @@ def as_old_recipe(recipe):
         finetune=finetune,
         classifier={k: classifier.pop(k) for k in OLD_STAGE_DEFAULTS["classifier"]},
     )
+    assert {k: classifier.pop(k) for k in NEW_CLASSIFIER_DEFAULTS} == NEW_CLASSIFIER_DEFAULTS
     flat.update(pretrain)
     flat.update({f"classifier_{key}": value for key, value in classifier.items()})
     return flat, rest
@@ -105,6 +108,11 @@ def test_settings_are_checked_in_keras_style():
         PretrainSettings(weight_decay=float("inf"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         ClassifierSettings().epochs = 3
+    assert ClassifierSettings(class_weight={"neg": 1, "pos": 3.5}).class_weight == {"neg": 1, "pos": 3.5}
+    for bad in ("equal", {}, {"pos": 0}, {"pos": True}, ["balanced"]):
+        with pytest.raises(UserInputError, match=r'^Argument `class_weight` must be "balanced" or a dict of class '
+                           r"name -> weight > 0 or None\. Received: class_weight="):
+            ClassifierSettings(class_weight=bad)
 
 
 def test_replace_and_overrides():
@@ -112,7 +120,7 @@ def test_replace_and_overrides():
     assert settings_with(None, FinetuneSettings, {}) == FinetuneSettings()
     assert settings_with(RECIPES["small"].classifier, ClassifierSettings, {"epochs": 9}).min_steps == 240
     with pytest.raises(TypeError, match=r"^Argument `epoch` is not a setting of `ClassifierSettings` \(its settings: "
-                       r"batch_size, epochs, .*restore_best_weights\)\. Received: epoch=3$"):
+                       r"batch_size, epochs, .*restore_best_weights, class_weight, calibrate\)\. Received: epoch=3$"):
         ClassifierSettings().replace(epoch=3)
     with pytest.raises(TypeError, match=r"Argument `settings` must be a `PretrainSettings`\. Received: "):
         settings_with(FinetuneSettings(), PretrainSettings, {})

@@ -14,6 +14,7 @@ classifier = load_model_directory(folder, "classifier")
 ```
 """
 
+import numbers
 import os
 import zipfile
 
@@ -42,6 +43,8 @@ def save_model_directory(model, directory, kind, overwrite=False, fingerprint=No
         overwrite: Boolean, replace an existing model folder of this kind.
         fingerprint: Optional dict recorded in the manifest: what made the
             model (settings, seed, data digests); see `fingerprint_changes`.
+            The model's training history (`training_history`) is recorded
+            beside it.
 
     Returns:
         The folder, as a string.
@@ -51,9 +54,25 @@ def save_model_directory(model, directory, kind, overwrite=False, fingerprint=No
     extra = {"file": FILENAMES[kind]}
     if fingerprint is not None:
         extra["fingerprint"] = fingerprint
+    history = training_history(model)
+    if history:
+        extra["history"] = history
     return write_folder_atomically(
         directory, lambda partial: model.save(os.path.join(partial, FILENAMES[kind])), kind, overwrite, extra
     )
+
+
+def training_history(model):
+    """The per-epoch logs of the model's last training (`History.history`), as JSON numbers; `{}` if none.
+
+    `ulmfit-tf report` draws them from the manifest, where `save_model_directory` records them.
+    """
+    logs = getattr(getattr(model, "history", None), "history", None) or {}
+    return {
+        str(name): [float(value) for value in values]
+        for name, values in logs.items()
+        if isinstance(values, (list, tuple)) and all(isinstance(v, numbers.Real) for v in values)
+    }
 
 
 def load_model_directory(directory, kind=None):

@@ -83,7 +83,7 @@ class _Settings:
 
 
 def field_kind(field):
-    """`"bool"`, `"int"` or `"float"`: the type of a settings field, without `| None`.
+    """`"bool"`, `"int"`, `"float"` or `"ClassWeight"`: the type of a settings field, without `| None`.
 
     Example:
 
@@ -103,7 +103,9 @@ def _check(field, value):
     name, kind = field.name, field_kind(field)
     if value is None and is_optional(field):
         return
-    if kind == "bool":
+    if kind == "ClassWeight":
+        valid, what = _class_weight_ok(value), '"balanced" or a dict of class name -> weight > 0'
+    elif kind == "bool":
         valid, what = isinstance(value, bool), "True or False"
     elif kind == "int":
         valid, what = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1, (
@@ -119,6 +121,18 @@ def _check(field, value):
     if not valid:
         what += " or None" if is_optional(field) else ""
         raise UserInputError(f"Argument `{name}` must be {what}. Received: {name}={value!r}")
+
+
+def _class_weight_ok(value):
+    if value == "balanced":
+        return True
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(weight, numbers.Real) and not isinstance(weight, bool) and 0 < weight < float("inf")
+        for weight in value.values()
+    )
+
+
+ClassWeight = "str | dict"  # the type of `ClassifierSettings.class_weight`: "balanced" or {class name: weight}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +220,13 @@ class ClassifierSettings(_Settings):
     min_steps: int | None = setting(None, "more epochs for a small training set, up to this many updates")
     restore_best_weights: bool = setting(
         False, "end with the weights of the epoch of best validation accuracy (needs validation data)"
+    )
+    class_weight: ClassWeight | None = setting(
+        None, "weights of the classes in the loss: 'balanced' (n / (classes x count)) or NAME=WEIGHT,... "
+        "(single-label; default: all 1)"
+    )
+    calibrate: bool = setting(
+        True, "fit a temperature on the validation split after training (multi-label: per-label thresholds too)"
     )
 
 

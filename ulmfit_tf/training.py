@@ -29,6 +29,7 @@ def fit_by_epoch(
     validation_steps=None,
     fingerprint=None,
     restore_best_weights=None,
+    class_weight=None,
 ):
     """`model.fit` one epoch at a time, on `train_data(epoch)`.
 
@@ -70,6 +71,7 @@ def fit_by_epoch(
             restore_best_weights=True)` and fastai's `SaveModelCallback` do.
             With `checkpoint_dir` that epoch's checkpoint is kept beside the
             latest, so a resumed run restores the same epoch.
+        class_weight: Optional dict of class id -> weight, `fit`'s.
 
     Returns:
         Nothing: `model.history` holds the `History` of all epochs run, and
@@ -92,7 +94,8 @@ def fit_by_epoch(
     with exclusive(checkpoint_dir) if writes else contextlib.nullcontext():
         best = _BestWeights(restore_best_weights) if restore_best_weights and checkpoint is None else None
         callbacks = list(callbacks) + ([best] if best else [])
-        _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps)
+        fit_options = dict(steps_per_epoch=steps, validation_steps=validation_steps, class_weight=class_weight)
+        _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, fit_options)
         if restore_best_weights:
             best_epoch = best.restore(model) if best else checkpoint.restore_best(model)
             if getattr(model, "history", None) is not None:
@@ -101,7 +104,7 @@ def fit_by_epoch(
                 print(f"Restored the weights of epoch {best_epoch + 1}, the best by {restore_best_weights}.")
 
 
-def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, steps, validation_steps):
+def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callbacks, verbose, fit_options):
     run = OneRun(callbacks)  # before the callback that ends each call, so that it tells a stop from it
     callbacks = [run, keras.callbacks.TerminateOnNaN(), _StopAfterOneEpoch()]
     initial_epoch = 0
@@ -117,11 +120,10 @@ def _fit_epochs(model, train_data, validation_data, epochs, checkpoint, callback
             validation_data=validation_data,
             epochs=epochs,
             initial_epoch=epoch,
-            steps_per_epoch=steps,
-            validation_steps=validation_steps,
             shuffle=False,
             callbacks=callbacks,
             verbose=verbose,
+            **fit_options,
         )
         for key, values in history.history.items():
             merged.setdefault(key, []).extend(values)

@@ -9,6 +9,7 @@ import importlib
 
 from ulmfit_tf.cli import arguments
 from ulmfit_tf.cli import generate_arguments
+from ulmfit_tf.cli import report_arguments
 
 Command = collections.namedtuple("Command", ["name", "help", "add_arguments", "runner"])
 Command.__doc__ = """A command: `runner` is `"module:function"`, the function of `args` that runs it."""
@@ -38,6 +39,10 @@ COMMANDS = (
     Command(
         "export", "Export a classifier: SavedModel for TF Serving and/or a .tflite file.",
         arguments.export, "ulmfit_tf.cli.export_command:run",
+    ),
+    Command(
+        "report", "An HTML report of a classifier on a labelled file: metrics, errors, attributions, curves.",
+        report_arguments.add_arguments, "ulmfit_tf.cli.report_command:run",
     ),
     Command(
         "pipeline", "All three stages and a test, on your files or (by default) the bundled data.",

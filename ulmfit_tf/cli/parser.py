@@ -81,6 +81,25 @@ def _float(text):
         return float("nan")
 
 
+def class_weight_option(text):
+    """`--class-weight`: `balanced`, or `NAME=WEIGHT,NAME=WEIGHT` (a dict of class name -> weight)."""
+    if text == "balanced":
+        return text
+    weights = {}
+    for part in text.split(","):
+        name, equals, weight = part.rpartition("=")
+        try:
+            value = float(weight) if equals and name.strip() else None
+        except ValueError:
+            value = None
+        if value is None or not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(
+                f"must be 'balanced' or NAME=WEIGHT,... with weights > 0 (e.g. neg=1,pos=3), not {text!r}"
+            )
+        weights[name.strip()] = value
+    return weights
+
+
 def add_command(commands, name, help_text):
     """A subcommand with the options every command has: `--seed`, `--quiet`, `--debug`."""
     command = commands.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
@@ -152,7 +171,9 @@ def add_settings_options(command, settings_class, prefix="", unset=None):
             action = "store_true" if default is False else argparse.BooleanOptionalAction
             command.add_argument(option, dest=dest, action=action, default=default, help=text)
             continue
-        if kind == "int":
+        if kind == "ClassWeight":
+            value_type = class_weight_option
+        elif kind == "int":
             value_type = positive_int
         else:
             value_type = non_negative_float if field.metadata["zero"] else positive_float

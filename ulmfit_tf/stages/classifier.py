@@ -10,6 +10,7 @@ from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing
 from ulmfit_tf.callbacks.lr_finder import lr_find
 from ulmfit_tf.distribute import dtype_policy_scope
 from ulmfit_tf.errors import UserInputError
+from ulmfit_tf.labels import class_weights
 from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
 from ulmfit_tf.optimizers.discriminative import DiscriminativeOptimizer
 from ulmfit_tf.recipe import ClassifierSettings
@@ -71,7 +72,12 @@ def fit_classifier(
             batches of 64 make 8 steps) and `restore_best_weights` (with
             `validation`: end with the weights of the epoch of best
             validation accuracy, lowest validation MAE for regression, in
-            `classifier.history.best_epoch`, from 0).
+            `classifier.history.best_epoch`, from 0), `class_weight`
+            (`"balanced"` or a dict of class name -> weight, single-label:
+            `ulmfit_tf.labels.class_weights`) and `calibrate` (with
+            `validation`, on by default: the classifier's temperature, and
+            multi-label thresholds, fitted on it after training; see
+            `ULMFiTTextClassifier.calibrate`).
         label_names: Optional list of class names in id order. Defaults to
             the sorted labels seen.
         problem_type: `"single_label"`, `"multi_label"` or `"regression"`.
@@ -107,6 +113,7 @@ def fit_classifier(
     texts, labels, validation = _checked_data(texts, labels, validation, problem_type)
     if label_names is None and problem_type != "regression":
         label_names = label_names_of(labels, problem_type)
+    weights = _class_weights(settings, labels, label_names, problem_type)  # refused before any work
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope(), dtype_policy_scope(dtype_policy):
         classifier = ULMFiTTextClassifier.from_language_model(
@@ -132,9 +139,20 @@ def fit_classifier(
     fit_by_epoch(
         classifier, train_data, validation_data, epochs=epochs, checkpoint_dir=checkpoint_dir,
         callbacks=stage_callbacks + list(callbacks), verbose=verbose, fingerprint=fingerprint,
-        restore_best_weights=monitor,
+        restore_best_weights=monitor, class_weight=weights,
     )
+    if settings.calibrate and validation is not None and problem_type != "regression":
+        classifier.calibrate(*validation, batch_size=settings.batch_size)
     return classifier
+
+
+def _class_weights(settings, labels, label_names, problem_type):
+    if settings.class_weight is not None and problem_type != "single_label":
+        raise UserInputError(
+            "Argument `class_weight` must be None for a multi-label or regression classifier (Keras weighs "
+            f"classes of single-label targets only). Received: class_weight={settings.class_weight!r}"
+        )
+    return class_weights(settings.class_weight, labels, label_names)
 
 
 def _checked_data(texts, labels, validation, problem_type):

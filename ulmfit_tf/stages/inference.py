@@ -10,6 +10,7 @@ from ulmfit_tf.batch_predict import check_ensemble
 from ulmfit_tf.batch_predict import class_labels
 from ulmfit_tf.batch_predict import predict_probabilities
 from ulmfit_tf.metrics import classification_metrics
+from ulmfit_tf.metrics import expected_calibration_error
 from ulmfit_tf.stages.checks import checked_language_model
 from ulmfit_tf.stages.checks import nonempty
 from ulmfit_tf.text.inputs import check_labels
@@ -71,7 +72,10 @@ def evaluate(classifiers, texts, labels, batch_size=64):
         `expected_calibration_error`, and for two classes `roc_auc` and
         `average_precision`; micro and macro averages for multi-label;
         `mae`, `mse`, `rmse`, `pearson` and `spearman` for regression; and
-        `count`.
+        `count`. A single-label classifier calibrated on validation texts
+        (`temperature` not 1) adds its `temperature` and
+        `expected_calibration_error_uncalibrated`, the error at
+        temperature 1, to compare.
 
     Example:
 
@@ -84,7 +88,16 @@ def evaluate(classifiers, texts, labels, batch_size=64):
     texts = nonempty(texts, "texts")
     targets = first.encode_targets(check_labels(labels, texts))
     _, probabilities = predict(classifiers, texts, batch_size)
-    return classification_metrics(probabilities, targets, first.problem_type, first.label_names)
+    metrics = classification_metrics(probabilities, targets, first.problem_type, first.label_names)
+    single = not isinstance(classifiers, (list, tuple)) or len(classifiers) == 1
+    if single and first.problem_type == "single_label" and first.temperature != 1.0:
+        # softmax(z / T) = p, so softmax(T log p) = softmax(z): the probabilities at temperature 1.
+        logits = first.temperature * np.log(np.maximum(np.asarray(probabilities, "float64"), 1e-30))
+        raw = np.exp(logits - logits.max(axis=1, keepdims=True))
+        raw /= raw.sum(axis=1, keepdims=True)
+        metrics["temperature"] = first.temperature
+        metrics["expected_calibration_error_uncalibrated"] = expected_calibration_error(raw, targets)
+    return metrics
 
 
 def perplexity(language_model, texts, bptt=70):
