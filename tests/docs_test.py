@@ -45,7 +45,12 @@ class Block:
 
     @property
     def where(self):
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
+        return f"{shown(self.path)}:{self.line}"
+
+
+def shown(path):
+    """A document's path as messages give it: relative to the repository when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def blocks(path, text=None):
@@ -129,27 +134,52 @@ def _params():
         yield pytest.param(path, marks=marks, id=str(path.relative_to(ROOT)))
 
 
-@pytest.mark.parametrize("path", list(_params()))
-def test_examples_run(path, tmp_path):
+def run_examples(path, folder, timeout=900):
+    """Runs `path`'s blocks in order in a fresh process in `folder/work`.
+
+    Returns:
+        `None` when every block ran, else the message: the failing block's
+        file and line, then the end of the output.
+    """
     program = [
         {"where": b.where, "file": str(b.path), "line": b.line, "language": b.language, "code": b.code}
         for b in runnable(path)
     ]
-    blocks_file = tmp_path / "blocks.json"
+    blocks_file = folder / "blocks.json"
     blocks_file.write_text(json.dumps(program))
-    work = tmp_path / "work"
+    work = folder / "work"
     work.mkdir()
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
     env["PATH"] = f"{pathlib.Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     try:
         result = subprocess.run(
             [sys.executable, "-c", RUNNER, str(blocks_file)], cwd=work, env=env, capture_output=True, text=True,
-            timeout=900,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired as error:
-        pytest.fail(f"{path.relative_to(ROOT)}: the examples ran over {error.timeout} s")
-    output = result.stdout + result.stderr
+        return f"{shown(path)}: the examples ran over {error.timeout} s"
+    if result.returncode == 0:
+        return None
     failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
-    assert result.returncode == 0, (failed[-1] if failed else f"{path.relative_to(ROOT)} exited {result.returncode}") + (
-        "\n" + output[-6000:]
-    )
+    headline = failed[-1] if failed else f"{shown(path)}: the examples exited with {result.returncode}"
+    return headline + "\n" + (result.stdout + result.stderr)[-6000:]
+
+
+def test_a_failing_block_is_named_by_file_and_line(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```python\nvalue = 1\n```\n\nText.\n\n```python\nassert value == 2, 'wrong'\n```\n")
+    (tmp_path / "python").mkdir()
+    message = run_examples(page, tmp_path / "python", timeout=120)
+    assert message.startswith(f"FAILED: the python block at {page}:7")
+    assert f'File "{page}", line 8' in message and "AssertionError: wrong" in message  # the Markdown line
+    page.write_text("```bash\necho ran > ran.txt\n```\n<!-- not run: would fail -->\n```bash\nexit 5\n```\n"
+                    "```bash\ntest -f ran.txt\nfalse | cat\n```\n")
+    (tmp_path / "bash").mkdir()
+    message = run_examples(page, tmp_path / "bash", timeout=120)
+    assert message.startswith(f"FAILED: the bash block at {page}:8 exited with 1")  # pipefail; the same folder
+
+
+@pytest.mark.parametrize("path", list(_params()))
+def test_examples_run(path, tmp_path):
+    message = run_examples(path, tmp_path)
+    assert message is None, message
