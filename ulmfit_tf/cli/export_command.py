@@ -19,6 +19,7 @@ from ulmfit_tf.storage import new_folders_removed_on_failure
 
 
 def run(args):
+    """`ulmfit-tf export`: checks every output first, then writes the exports; all or nothing."""
     representative = _check(args)
     classifier = load_model(args.model, "classifier")
     rows = []

@@ -16,6 +16,7 @@ from ulmfit_tf.recipe import STAGE_SETTINGS
 
 
 def run(args):
+    """`ulmfit-tf pipeline`: the recipe's stages on the files given (or the bundled data); prints the results."""
     train, validation, test, unlabelled = _task(args)
     if args.pretrain and args.language_model:
         raise UserInputError("Give --language-model (fine-tune it) or --pretrain (pretrain one), not both.")

@@ -24,6 +24,7 @@ from ulmfit_tf.text.classification_dataset import encode_labels
 
 
 def evaluate(args):
+    """`ulmfit-tf evaluate`: the metrics of a classifier folder (or an ensemble, or an export) on a labelled file."""
     texts, labels = read_labelled(args.data, args, problem_type=None)
     exported = _exported(args.model)
     if exported:

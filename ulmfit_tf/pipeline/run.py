@@ -107,7 +107,7 @@ def run_pipeline(
         if not os.path.exists(os.path.join(output, MANIFEST)):
             write_manifest(output, "pipeline")
         run = _Run(output, "backward" if backwards else "forward", tensorboard_dir, verbose, log, overwrite, seed)
-        return run.stages(recipe, language_model, pretrain_texts, train, test, validation, unlabelled, export)
+        return run.everything(recipe, language_model, pretrain_texts, train, test, validation, unlabelled, export)
 
 
 class _Run:
@@ -118,7 +118,7 @@ class _Run:
         self.verbose, self.log, self.overwrite, self.seed = verbose, log, overwrite, seed
         self.start, self.seconds = time.time(), {}  # where the minutes go, stage by stage
 
-    def stages(self, recipe, starting_point, pretrain_texts, train, test, validation, unlabelled, export):
+    def everything(self, recipe, starting_point, pretrain_texts, train, test, validation, unlabelled, export):
         """The three stages, the test, the exports and the perplexities: the results and the classifier."""
         if starting_point is None:
             language_model, valid_texts = self.pretrain(recipe, pretrain_texts)
