@@ -32,7 +32,7 @@ FENCE = re.compile(r"^(?P<indent>\s*)```(?P<language>[\w+-]*)\s*$")
 # Files whose examples train, export or start several `ulmfit-tf` processes: longer than the
 # default run can afford (the other files take about 3 minutes on 2 loaded cores); they run with
 # `pytest -m slow`. The quick run still has Python and bash blocks of each guide kind.
-SLOW = {"README.md", "analysis.md", "classifier.md", "cli.md", "distributed.md", "export.md", "stages.md"}
+SLOW = {"README.md", "understanding.md", "classifier.md", "cli.md", "distributed.md", "export.md", "stages.md"}
 
 
 @dataclasses.dataclass
