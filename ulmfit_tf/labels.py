@@ -186,3 +186,40 @@ def _plain(label):
 
 def _more(count):
     return f" and {count - SHOWN:,} more" if count > SHOWN else ""
+
+
+def class_weights(class_weight, labels, label_names):
+    """Keras' `class_weight` dict (class id -> weight) of a class-weight setting, for single-label training.
+
+    `"balanced"` is scikit-learn's: `n / (classes x count of the class)`,
+    so every class adds the same total weight to the loss. A dict names
+    classes: those it leaves out weigh 1.
+
+    Args:
+        class_weight: `None`, `"balanced"`, or a dict of class name -> weight.
+        labels: The training labels (class names or ids).
+        label_names: The classifier's class names, in id order.
+
+    Returns:
+        A dict of class id -> float, or `None` when `class_weight` is.
+
+    Example:
+
+    >>> class_weights("balanced", ["a", "a", "a", "b"], ["a", "b"])
+    {0: 0.6666666666666666, 1: 2.0}
+    """
+    if class_weight is None:
+        return None
+    names = [str(name) for name in label_names]
+    ids = [label if isinstance(label, numbers.Integral) else names.index(str(label)) for label in labels]
+    if class_weight == "balanced":
+        counts = [ids.count(i) for i in range(len(names))]
+        return {i: len(ids) / (len(names) * count) for i, count in enumerate(counts) if count}
+    unknown = sorted(set(map(str, class_weight)) - set(names))
+    if unknown:
+        raise UserInputError(
+            f"Argument `class_weight` must name classes of the labels ({', '.join(names)}). "
+            f"Received: {unknown[0]!r}"
+        )
+    weights = {str(name): float(weight) for name, weight in class_weight.items()}
+    return {i: weights.get(name, 1.0) for i, name in enumerate(names)}
