@@ -246,7 +246,9 @@ def test_unknown_presets_and_folders(tmp_path, monkeypatch):
         presets.load_classifier("tiny", num_classes=2)
 
 
-@pytest.mark.parametrize("how", ["missing_weights", "truncated_weights", "missing_asset", "symlink_out"])
+@pytest.mark.parametrize(
+    "how", ["missing_weights", "truncated_weights", "missing_asset", "symlink_out", "newer_format", "swapped_tokenizer"]
+)
 def test_damaged_preset_is_named(sentencepiece, tmp_path, how):
     folder = classifier(sentencepiece).save_to_preset(tmp_path / "classifier")
     asset = os.path.join(folder, "assets", "tokenizer", "sentencepiece.model")
@@ -258,12 +260,28 @@ def test_damaged_preset_is_named(sentencepiece, tmp_path, how):
         open(path, "wb").write(data[: len(data) // 2])
     elif how == "missing_asset":
         os.remove(asset)
+    elif how == "newer_format":
+        with open(os.path.join(folder, "ulmfit_tf.json")) as f:
+            manifest = json.load(f)
+        with open(os.path.join(folder, "ulmfit_tf.json"), "w") as f:
+            json.dump(dict(manifest, format=2), f)
+    elif how == "swapped_tokenizer":  # another model's SentencePiece file
+        other = SentencePieceTokenizer.train([a["text"] for a in datasets.load_news_articles()[:100]], vocabulary_size=130)
+        with open(asset, "wb") as f:
+            f.write(other.proto)
     else:
         os.replace(asset, tmp_path / "outside.model")
         os.symlink(tmp_path / "outside.model", asset)
     with pytest.raises(UserInputError) as error:
         presets.load_classifier(folder)
-    if how == "symlink_out":
+    if how == "newer_format":
+        assert str(error.value).startswith(f"{folder!r} was written by ulmfit-tf 0.1.0 in folder format 2; this is")
+    elif how == "swapped_tokenizer":
+        assert str(error.value) == (
+            f"The tokenizer of the preset {folder!r} has 130 tokens, its model 120: the tokenizer's files belong to "
+            "another model; save the preset again."
+        )
+    elif how == "symlink_out":
         assert str(error.value) == (
             f"{folder!r} names a file outside itself ('assets/tokenizer/sentencepiece.model'); the folder is "
             "damaged or hostile."

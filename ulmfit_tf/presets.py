@@ -136,11 +136,12 @@ def preset_folder(preset):
 
 def _load(cls, preset, settings):
     folder = preset_folder(preset)
-    if folder is not None:
-        _check_confined(folder)
-    if folder is None or os.path.lexists(os.path.join(folder, CONFIG_FILE)):
-        return _load_keras_hub(cls, folder or preset, settings)
-    manifest = read_manifest(folder)
+    if folder is None:
+        return _load_keras_hub(cls, preset, settings)
+    _check_confined(folder)
+    manifest = read_manifest(folder)  # refuses a folder of another format
+    if os.path.lexists(os.path.join(folder, CONFIG_FILE)):
+        return _load_keras_hub(cls, folder, settings)
     if manifest is not None and manifest["kind"] in FILENAMES:
         model = load_model_directory(folder)
     elif manifest is not None:
@@ -163,9 +164,16 @@ def _load_keras_hub(cls, preset, settings):
     if backbone_settings:
         settings["backbone"] = AWDLSTMBackbone.from_preset(preset, **backbone_settings)
     try:
-        return cls.from_preset(preset, **settings)
+        model = cls.from_preset(preset, **settings)
     except (OSError, KeyError, RuntimeError) as error:
         raise UserInputError(f"The preset {preset!r} is incomplete or corrupt ({error}); save it again.") from None
+    tokenizer = getattr(model.preprocessor, "tokenizer", None)
+    if tokenizer is not None and tokenizer.vocabulary_size() != model.backbone.vocabulary_size:
+        raise UserInputError(
+            f"The tokenizer of the preset {preset!r} has {tokenizer.vocabulary_size()} tokens, its model "
+            f"{model.backbone.vocabulary_size}: the tokenizer's files belong to another model; save the preset again."
+        )
+    return model
 
 
 def _check_confined(folder):
