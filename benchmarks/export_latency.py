@@ -56,7 +56,7 @@ TOKENS = 128
 
 def paper_classifier(corpus):
     tokenizer = SentencePieceTokenizer.train(corpus, vocabulary_size=15000)
-    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, 400, 1152, 3, padding_id=1, seed=0)
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size(), 400, 1152, 3, padding_id=1, seed=0)
     return ULMFiTTextClassifier(backbone, 2, preprocessor=tokenizer, label_names=["rotten", "fresh"], seed=0)
 
 

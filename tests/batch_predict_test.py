@@ -31,7 +31,7 @@ TEXTS = [" ".join(_RNG.choice(_WORDS, size=int(n)).tolist()) for n in _RNG.integ
 
 
 def tiny_classifier(tokenizer, seed):
-    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, embedding_dim=8, hidden_dim=12, num_layers=2, seed=seed)
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size(), embedding_dim=8, hidden_dim=12, num_layers=2, seed=seed)
     return ULMFiTTextClassifier.from_language_model(
         ULMFiTLanguageModel(backbone), 2, preprocessor=tokenizer, label_names=["rotten", "fresh"], seed=seed
     )

@@ -20,7 +20,7 @@ from ulmfit_tf.models import ULMFiTTextClassifier
 def classifier_folder(tokenizer, tmp_path_factory):
     keras.utils.set_random_seed(3)
     model = ULMFiTTextClassifier.from_language_model(
-        language_model(tokenizer.vocabulary_size), 2, preprocessor=tokenizer, label_names=["fresh", "rotten"],
+        language_model(tokenizer.vocabulary_size()), 2, preprocessor=tokenizer, label_names=["fresh", "rotten"],
         seed=1, dropout_multiplier=0.2,
     )
     model.compile(optimizer=keras.optimizers.Adam(0.02))

@@ -44,7 +44,7 @@ def classifier(reviews):
     keras.utils.set_random_seed(7)
     texts, labels = reviews["train"]
     tokenizer = SentencePieceTokenizer.train(texts[:3000], vocabulary_size=600)
-    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, 16, 24, 2, padding_id=1, dropout_multiplier=0.2, seed=1)
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size(), 16, 24, 2, padding_id=1, dropout_multiplier=0.2, seed=1)
     model = ULMFiTTextClassifier(
         backbone, 2, preprocessor=tokenizer, label_names=["rotten", "fresh"], bptt=16, max_len=64, seed=1
     )

@@ -83,7 +83,7 @@ def test_ids_signature_and_label_names(saved_model, classifier):
 
 def test_pads_with_the_backbones_padding_id(tokenizer, tmp_path):  # noqa: F811
     """Before, the SavedModel padded with 1 whatever the backbone's `padding_id`: short texts read padding."""
-    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, 8, 12, 2, padding_id=3, seed=1)
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size(), 8, 12, 2, padding_id=3, seed=1)
     classifier = ULMFiTTextClassifier(backbone, 2, preprocessor=tokenizer, bptt=4, max_len=8, seed=1)
     texts = [TEXTS[0], TEXTS[1] + " " + TEXTS[2], ""]
     serve = tf.saved_model.load(export_saved_model(classifier, tmp_path / "serving")).signatures["serving_default"]

@@ -44,7 +44,7 @@ def untrained(reviews):
     """A tiny random SentencePiece classifier (history checks need no training)."""
     keras.utils.set_random_seed(11)
     tokenizer = SentencePieceTokenizer.train(reviews["train"][0][:3000], vocabulary_size=600)
-    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, 16, 24, 2, padding_id=1, seed=1)
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size(), 16, 24, 2, padding_id=1, seed=1)
     return ULMFiTTextClassifier(backbone, 2, preprocessor=tokenizer, bptt=16, max_len=64, seed=1)
 
 

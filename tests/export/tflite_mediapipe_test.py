@@ -150,7 +150,7 @@ def test_litert_answers_as_keras_whatever_came_before(classifier, mediapipe_file
 def test_unrolled_network_reads_the_text_as_each_tokenizer_does(classifier, options):
     """`[CLS]`/`[SEP]` become `xxbos`/`xxeos` or are dropped, and a backward tokenizer's pieces are reversed."""
     tokenizer = SentencePieceTokenizer(proto=classifier.preprocessor.tokenizer.proto, **options)
-    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, 8, 12, 2, padding_id=1, seed=3)
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size(), 8, 12, 2, padding_id=1, seed=3)
     model = ULMFiTTextClassifier(backbone, 2, preprocessor=tokenizer, bptt=4, max_len=8, seed=3)
     forward = unrolled_network(model, LENGTH)
     texts = ["a fine, moving film.", "", "dull", "it drags " * 8]

@@ -60,7 +60,7 @@ def test_float16_and_dynamic_int8_variants(classifier, tflite_files, reviews):
 def test_pads_with_the_backbones_padding_id(tokenizer, tmp_path):  # noqa: F811
     """An empty text's one step and the file's metadata use the backbone's `padding_id` (they used 1)."""
     no_bos = SentencePieceTokenizer(proto=tokenizer.proto, add_bos=False)
-    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size, 8, 12, 2, padding_id=3, seed=1)
+    backbone = AWDLSTMBackbone(tokenizer.vocabulary_size(), 8, 12, 2, padding_id=3, seed=1)
     classifier = ULMFiTTextClassifier(backbone, 2, preprocessor=no_bos, bptt=4, max_len=8, seed=1)
     runner = TFLiteClassifier(export_tflite(classifier, tmp_path / "padding.tflite"))
     assert runner.metadata["padding_id"] == 3

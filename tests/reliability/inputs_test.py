@@ -40,7 +40,7 @@ AWKWARD = [
 
 def new_classifier(tokenizer):
     return ULMFiTTextClassifier.from_language_model(
-        language_model(tokenizer.vocabulary_size), 2, preprocessor=tokenizer, label_names=["fresh", "rotten"],
+        language_model(tokenizer.vocabulary_size()), 2, preprocessor=tokenizer, label_names=["fresh", "rotten"],
         seed=1, dropout_multiplier=0.2,
     )
 
@@ -194,7 +194,7 @@ def test_keras_saved_model_and_tflite_read_the_same_text(entry_points, classifie
 
 
 def lm_with_tokenizer(tokenizer):
-    return ULMFiTLanguageModel(language_model(tokenizer.vocabulary_size).backbone, preprocessor=tokenizer)
+    return ULMFiTLanguageModel(language_model(tokenizer.vocabulary_size()).backbone, preprocessor=tokenizer)
 
 
 def test_fit_classifier_refuses_labels_that_cannot_train_a_classifier(tokenizer):
