@@ -8,6 +8,7 @@ the one that changed.
 import inspect
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,6 +16,7 @@ from keras.src import backend
 from keras.src.backend.tensorflow.trainer import TFEpochIterator
 from tensorflow.python.distribute import values
 
+from ulmfit_tf import _keras_hub_internals
 from ulmfit_tf import _keras_internals
 from ulmfit_tf import _tensorflow_internals
 from ulmfit_tf.distribute import distribute_fixes
@@ -119,3 +121,15 @@ def test_per_replica_spec_holds_one_spec_per_replica():
 
 # === TFLite (export/) ===
 # The TFLite converter's private settings that export/ uses are checked here too.
+
+
+# === KerasHub ===
+# `ulmfit_tf/_keras_hub_internals.py` fences the private KerasHub names the family uses.
+
+
+def test_keras_hub_version_is_the_one_checked():
+    assert keras_hub.__version__.startswith("0.32.")
+
+
+def test_keras_hub_registers_presets_as_used():
+    assert str(inspect.signature(_keras_hub_internals.register_presets)) == "(presets, backbone_cls)"

@@ -23,7 +23,7 @@ from ulmfit_tf import cli
 from ulmfit_tf import datasets
 from ulmfit_tf.bounded_reading import check_json_depth
 from ulmfit_tf.errors import UserInputError
-from ulmfit_tf.models import ULMFiTLanguageModel
+from ulmfit_tf.presets import load_language_model
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
@@ -44,7 +44,7 @@ def models(tmp_path_factory):
     assert cli.main(["fit-classifier", "--language-model", str(lm), "--train", str(train), "--output",
                      str(classifier)] + CLASSIFIER) == 0
     assert cli.main(["export", "--model", str(classifier), "--tflite", str(tflite)]) == 0
-    ULMFiTLanguageModel.from_preset(str(lm)).save_to_preset(str(root / "preset"))
+    load_language_model(str(lm)).save_to_preset(str(root / "preset"))
     return {"root": root, "corpus": str(corpus), "train": str(train), "lm": str(lm), "classifier": str(classifier),
             "tflite": str(tflite), "preset": str(root / "preset")}
 
@@ -163,20 +163,20 @@ def test_damaged_model_folders(models, tmp_path, capsys, case, message):
 
 
 @pytest.mark.parametrize("case, message", [
-    ("newer_format", "holds a preset in format 2 (config.json); this is ulmfit-tf"),
-    ("swapped_tokenizer", "(Argument `vocabulary` must hold one token per id, 200 tokens. Received: a vocabulary of"),
+    ("newer_format", "in folder format 2; this is ulmfit-tf"),
+    ("swapped_tokenizer", "has 300 tokens, its model 200: the tokenizer's files belong to another model"),
     ("config_to_dev_zero", "names a file outside itself ('config.json')"),
 ])
 def test_damaged_presets(models, tmp_path, capsys, case, message):
     preset = copy(models["preset"], tmp_path / case)
     if case == "newer_format":
-        config = json.loads((preset / "config.json").read_text())
-        (preset / "config.json").write_text(json.dumps(dict(config, format_version=2)))
+        manifest = json.loads((preset / "ulmfit_tf.json").read_text())
+        (preset / "ulmfit_tf.json").write_text(json.dumps(dict(manifest, format=2)))
     elif case == "swapped_tokenizer":  # another model's SentencePiece file (300 pieces, not 200)
         from ulmfit_tf.text import SentencePieceTokenizer
 
         other = SentencePieceTokenizer.train(open(models["corpus"]).read().splitlines(), vocabulary_size=300)
-        (preset / "assets" / "sentencepiece.model").write_bytes(other.proto)
+        (preset / "assets" / "tokenizer" / "sentencepiece.model").write_bytes(other.proto)
     else:
         (preset / "config.json").unlink()
         (preset / "config.json").symlink_to("/dev/zero")
