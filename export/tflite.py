@@ -195,6 +195,8 @@ def _metadata(classifier, quantization, model_input, sequence_length=None):
         "output": OUTPUT if model_input == "mediapipe" else "prediction" if regression else "probabilities",
         "problem_type": classifier.problem_type,
         "label_names": None if regression else exported_label_names(classifier),
+        # Multi-label decisions (`classifier.decide`): `None` is 0.5 for every label.
+        "thresholds": classifier.thresholds,
         "quantization": quantization,
         "max_tokens": preprocessor.max_tokens,
         "padding_id": preprocessor.padding_id,

@@ -30,6 +30,7 @@ from ulmfit_tf.export.tflite_metadata import write_metadata
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
 from ulmfit_tf.text.vocabulary import BOS_ID
 from ulmfit_tf.text.vocabulary import EOS_ID
+from ulmfit_tf.thresholds import DEFAULT_THRESHOLD
 
 # Positions of the file's inputs, `[CLS]` and `[SEP]` included: MediaPipe
 # keeps a text's first `SEQUENCE_LENGTH - 2` pieces. Rotten Tomatoes'
@@ -46,8 +47,8 @@ TOKENIZER_FILE = "sentencepiece.model"
 MIN_PARSER_VERSION = "1.1.0"
 # The metadata schema's `AssociatedFileType.TENSOR_AXIS_LABELS`,
 # `ProcessUnitOptions.SentencePieceTokenizerOptions` and
-# `ContentProperties.FeatureProperties`.
-_AXIS_LABELS, _SENTENCEPIECE_OPTIONS, _FEATURE_PROPERTIES = 2, 5, 1
+# `.ScoreThresholdingOptions`, and `ContentProperties.FeatureProperties`.
+_AXIS_LABELS, _SENTENCEPIECE_OPTIONS, _SCORE_THRESHOLDING_OPTIONS, _FEATURE_PROPERTIES = 2, 5, 3, 1
 # `ModelMetadata`'s string fields a user may set, and their slots.
 INFO_SLOTS = {"name": 0, "description": 1, "version": 2, "author": 4, "license": 5}
 
@@ -80,19 +81,25 @@ def mediapipe_model(classifier, quantization="none", sequence_length=SEQUENCE_LE
     """
     check_mediapipe_exportable(classifier, quantization, sequence_length, model_info)
     label_names = exported_label_names(classifier)
-    info = {
-        "name": classifier.name,
-        "description": (
-            f"ULMFiT (AWD-LSTM) text classifier; classes: {', '.join(label_names)}. Reads a text's first "
-            f"{sequence_length - 2} SentencePiece pieces."
-        ),
-        "version": "1",
-        **(model_info or {}),
-    }
+    description = (
+        f"ULMFiT (AWD-LSTM) text classifier; classes: {', '.join(label_names)}. Reads a text's first "
+        f"{sequence_length - 2} SentencePiece pieces."
+    )
+    score_threshold = None
+    if classifier.problem_type == "multi_label":
+        thresholds = classifier.thresholds or [DEFAULT_THRESHOLD] * len(label_names)
+        # MediaPipe keeps one threshold for all categories: the lowest drops no label the classifier would choose.
+        score_threshold = min(thresholds)
+        description += " Multi-label; a label is chosen at or above its threshold: " + ", ".join(
+            f"{name} {value:.4f}" for name, value in zip(label_names, thresholds)
+        ) + "."
+    info = {"name": classifier.name, "description": description, "version": "1", **(model_info or {})}
     model = with_signature_tensor_names(convert(classifier, quantization, sequence_length))
     if metadata is not None:
         model = write_metadata(model, metadata)
-    return with_mediapipe_metadata(model, classifier.preprocessor.tokenizer.proto, label_names, info, sequence_length)
+    return with_mediapipe_metadata(
+        model, classifier.preprocessor.tokenizer.proto, label_names, info, sequence_length, score_threshold
+    )
 
 
 def check_mediapipe_exportable(classifier, quantization, sequence_length, model_info):
@@ -245,7 +252,7 @@ def convert(classifier, quantization, sequence_length=SEQUENCE_LENGTH):
         return converter.convert()
 
 
-def with_mediapipe_metadata(model, tokenizer_proto, label_names, info, sequence_length):
+def with_mediapipe_metadata(model, tokenizer_proto, label_names, info, sequence_length, score_threshold=None):
     """The TFLite flatbuffer `model` with MediaPipe's `TFLITE_METADATA` and its files appended.
 
     The metadata (schema `metadata_schema.fbs`, identifier `M001`) names
@@ -253,7 +260,10 @@ def with_mediapipe_metadata(model, tokenizer_proto, label_names, info, sequence_
     `license`), describes the inputs `ids`, `segment_ids`, `mask` with a
     SentencePiece tokenizer process unit reading `sentencepiece.model`, and
     the output `probability` with `labels.txt` as its
-    `TENSOR_AXIS_LABELS`. Both files are then appended to the flatbuffer
+    `TENSOR_AXIS_LABELS` (and, with `score_threshold`, a
+    `ScoreThresholdingOptions` process unit: MediaPipe returns only the
+    categories scoring at least its `global_score_threshold`, unless the
+    app sets `score_threshold`). Both files are then appended to the flatbuffer
     as a zip archive (stored, not compressed), as tflite-support's
     `MetadataPopulator` does: the file stays a valid TFLite model. Entries
     carry a fixed date, so that one classifier always gives the same bytes.
@@ -264,6 +274,7 @@ def with_mediapipe_metadata(model, tokenizer_proto, label_names, info, sequence_
         label_names: List of class names, in output order.
         info: Dict of the five strings above (empty ones are left out).
         sequence_length: Integer, the inputs' positions (for their descriptions).
+        score_threshold: Optional float, the metadata's global score threshold.
 
     Returns:
         The bytes of the `.tflite` file.
@@ -278,7 +289,8 @@ def with_mediapipe_metadata(model, tokenizer_proto, label_names, info, sequence_
         _tensor(builder, "segment_ids", "0 on the text's positions; other positions are not read."),
         _tensor(builder, "mask", "1 on [CLS], the pieces and [SEP], 0 after them."),
     ]
-    output = _tensor(builder, OUTPUT, "Probability of each class.", stats=(1.0, 0.0), files=[labels_file])
+    units = [] if score_threshold is None else [_score_thresholding(builder, score_threshold)]
+    output = _tensor(builder, OUTPUT, "Probability of each class.", stats=(1.0, 0.0), files=[labels_file], units=units)
     subgraph = _table(builder, 10, {
         0: builder.CreateString("text_classifier"),
         2: _vector(builder, inputs),
@@ -330,11 +342,20 @@ def _associated_file(builder, name, description, file_type):
     return _table(builder, 5, strings, {2: file_type} if file_type else None)
 
 
-def _tensor(builder, name, description, stats=None, files=()):
-    """A `TensorMetadata` with `FeatureProperties` content, optional `(max, min)` stats and associated files."""
+def _score_thresholding(builder, value):
+    """A `ProcessUnit` of `ScoreThresholdingOptions` (its one field, `global_score_threshold`, a float)."""
+    builder.StartObject(1)
+    builder.PrependFloat32Slot(0, value, 0.0)
+    return _table(builder, 2, {1: builder.EndObject()}, {0: _SCORE_THRESHOLDING_OPTIONS})
+
+
+def _tensor(builder, name, description, stats=None, files=(), units=()):
+    """A `TensorMetadata`: `FeatureProperties` content, optional process units, `(max, min)` stats, associated files."""
     feature = _table(builder, 0, {})
     content = _table(builder, 3, {1: feature}, {0: _FEATURE_PROPERTIES})
     fields = {0: builder.CreateString(name), 1: builder.CreateString(description), 3: content}
+    if units:
+        fields[4] = _vector(builder, list(units))
     if stats is not None:
         fields[5] = _table(builder, 2, {slot: builder.CreateNumpyVector(np.array([value], "float32"))
                                         for slot, value in enumerate(stats)})

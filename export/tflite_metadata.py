@@ -2,8 +2,9 @@
 
 The file's `metadata` list holds one entry, `ulmfit_tf`: JSON with the
 format version, the input (`"text"` or `"token_ids"`), the output name, the
-problem type, the label names, the quantization, the preprocessor's
-`max_tokens` and `padding_id`, and the serialized tokenizer.
+problem type, the label names, the multi-label thresholds (`null`: 0.5 for
+every label), the quantization, the preprocessor's `max_tokens` and
+`padding_id`, and the serialized tokenizer.
 """
 
 import json

@@ -11,6 +11,7 @@ from ai_edge_litert.interpreter import InterpreterWithCustomOps
 from ai_edge_litert.interpreter import OpResolverType
 
 import ulmfit_tf.text  # noqa: F401  (registers the tokenizer classes the metadata names)
+from ulmfit_tf.batch_predict import class_labels
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.export.tflite_full_integer import has_dynamic_numeric_tensors
 from ulmfit_tf.export.tflite_metadata import load_metadata
@@ -88,24 +89,38 @@ class TFLiteClassifier:
         outputs = self._classify.get_output_details()[name]["shape"][-1]
         return np.concatenate(rows) if rows else np.zeros((0, outputs), "float32")
 
-    def predict(self, texts):
+    def predict(self, texts, threshold=None, top_k=None):
         """Labels and probabilities of a list of texts.
+
+        Multi-label files decide as the classifier did (`classifier.decide`),
+        at the thresholds their metadata carries.
 
         Args:
             texts: List of strings (bytes are decoded as UTF-8, invalid
                 bytes replaced); a lone string is one text. Anything else
                 among them raises a `TypeError`.
+            threshold: Optional float in [0, 1], multi-label: one
+                threshold for every label instead of the file's.
+            top_k: Optional positive integer: at most `top_k` labels a
+                text, the most probable (as in `stages.predict`).
 
         Returns:
             `(labels, probabilities)`: the most probable class name of each
-            text and the float32 probabilities `(n, classes)` (`[]` and
-            `(0, classes)` for no texts). For a regression model,
+            text (multi-label, or with `top_k`: a list of names, most
+            probable first) and the float32 probabilities `(n, classes)`
+            (`[]` and `(0, classes)` for no texts). For a regression model,
             `(None, predictions)`.
         """
+        if threshold is not None and self.problem_type != "multi_label":
+            raise ValueError(
+                "Argument `threshold` decides multi-label models. "
+                f"Received: threshold={threshold!r} for a {self.problem_type} model"
+            )
         outputs = self.predict_outputs(texts)
         if self.label_names is None:
             return None, outputs
-        return [self.label_names[i] for i in outputs.argmax(axis=-1)], outputs
+        thresholds = self.metadata.get("thresholds") if threshold is None else threshold
+        return class_labels(outputs, self.label_names, self.problem_type, thresholds, top_k), outputs
 
     def _run(self, **inputs):
         self._interpreter.reset_all_variables()

@@ -31,6 +31,8 @@ from ulmfit_tf.datasets import stream_table_texts
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.text.inputs import check_texts
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import last_tokens
+from ulmfit_tf.thresholds import DEFAULT_THRESHOLD
+from ulmfit_tf.thresholds import decide
 
 # Texts per batch: the CPU's matrix products are as efficient per text at 64
 # as at 256 for this model, and smaller batches waste less on padding.
@@ -105,20 +107,39 @@ def check_ensemble(classifiers):
     return classifiers
 
 
-def class_labels(probabilities, label_names, problem_type):
-    """The label of each row: a class name, a list of names (multi-label, > 0.5) or the value (regression).
+def class_labels(probabilities, label_names, problem_type, thresholds=None, top_k=None):
+    """The label of each row: a class name, a list of names (multi-label), or the value (regression).
+
+    Multi-label rows list the labels at or above their threshold
+    (`ulmfit_tf.thresholds.decide`), most probable first. With `top_k`, at
+    most that many; a single-label row is then a list of the `top_k` most
+    probable classes.
+
+    Args:
+        probabilities: Float array `(texts, classes)`.
+        label_names: The class names, or `None` for `"0"`, `"1"`, ...
+        problem_type: `"single_label"`, `"multi_label"` or `"regression"`.
+        thresholds: Multi-label: a float, or one a label (a classifier's
+            `thresholds`); `None` is 0.5.
+        top_k: Optional positive integer.
 
     Example:
 
     >>> class_labels(np.array([[0.2, 0.8]]), ["neg", "pos"], "single_label")
     ['pos']
+    >>> class_labels(np.array([[0.7, 0.9, 0.1]]), ["a", "b", "c"], "multi_label", thresholds=[0.5, 0.95, 0.5])
+    [['a']]
     """
     names = label_names or [str(i) for i in range(probabilities.shape[1])]
-    if problem_type == "single_label":
+    if problem_type == "regression":
+        return probabilities[:, 0].tolist() if probabilities.shape[1] == 1 else probabilities.tolist()
+    if problem_type == "single_label" and top_k is None:
         return [names[i] for i in probabilities.argmax(axis=1)]
-    if problem_type == "multi_label":
-        return [[names[i] for i in np.flatnonzero(row > 0.5)] for row in probabilities]
-    return probabilities[:, 0].tolist() if probabilities.shape[1] == 1 else probabilities.tolist()
+    if problem_type == "single_label":
+        thresholds = 0.0
+    chosen = decide(probabilities, DEFAULT_THRESHOLD if thresholds is None else thresholds, top_k)
+    order = np.argsort(-probabilities, axis=1, kind="stable")
+    return [[names[i] for i in ranked if row[i]] for ranked, row in zip(order, chosen)]
 
 
 def file_texts(path, text_column="text"):

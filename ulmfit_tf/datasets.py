@@ -172,7 +172,9 @@ def load_rotten_tomatoes(seed=2018):
     return result
 
 
-def read_table(path, text_column="text", label_column="label", problem_type=None):
+def read_table(
+    path, text_column="text", label_column="label", problem_type=None, label_separator=None, label_columns=None
+):
     """Reads texts (and labels) from a CSV, TSV or JSON Lines file.
 
     The format follows the extension: `.csv` (comma-separated, with a
@@ -197,10 +199,17 @@ def read_table(path, text_column="text", label_column="label", problem_type=None
             refuses labels that are not class names as written
             (`ulmfit_tf.labels`): one number in two forms (`1` and `1.0`),
             or fractional numbers only (`0.3`, `0.7`).
+        label_separator: Optional string: multi-label rows, the label
+            column holding a text's labels joined by it (`action|comedy`;
+            a blank field is a text without labels).
+        label_columns: Optional list of column names: multi-label rows,
+            one `0`/`1` column per label (`true`/`false` too), named by the
+            label; replaces `label_column`.
 
     Returns:
         A dict with `"texts"` (list of strings) and, unless `label_column`
-        is `None`, `"labels"` (list of strings).
+        is `None`, `"labels"` (list of strings; lists of strings with
+        `label_separator` or `label_columns`).
 
     Raises:
         UserInputError: (a `ValueError`) in one line naming the file, line
@@ -222,15 +231,21 @@ def read_table(path, text_column="text", label_column="label", problem_type=None
     text = read_text_file(path, table=True)
     if not text.strip():
         raise UserInputError(f"{path}: the file is empty.")
+    if label_columns is not None:
+        label_column = list(label_columns)
     texts, labels, lines = [], [], []
-    for line, row_text, label in _checked_rows(path, text, extension, text_column, label_column):
+    rows = _checked_rows(path, text, extension, text_column, label_column, blank_labels=label_separator is not None)
+    for line, row_text, label in rows:
         texts.append(row_text)
         if label_column is not None:
+            if label_separator is not None:
+                label = [part.strip() for part in label.split(label_separator) if part.strip()]
             labels.append(label)
             lines.append(line)
     if label_column is None:
         return {"texts": texts}
-    check_label_column(labels, lines, path, label_column, problem_type)
+    if label_columns is None:
+        check_label_column(labels, lines, path, label_column, problem_type)
     return {"texts": texts, "labels": labels}
 
 
@@ -278,9 +293,15 @@ def _table_extension(path):
     return extension
 
 
-def _checked_rows(path, text, extension, text_column, label_column):
-    """`(line, text, label)` of each row of a table's text (or lines); refuses null texts, blank labels, no rows."""
-    columns = [text_column] + ([label_column] if label_column is not None else [])
+def _checked_rows(path, text, extension, text_column, label_column, blank_labels=False):
+    """`(line, text, label)` of each row of a table's text (or lines); refuses null texts, blank labels, no rows.
+
+    `label_column` may be a list of 0/1 columns: the label is then the list
+    of those holding 1. `blank_labels` lets a label be blank (a multi-label
+    text without labels).
+    """
+    multi_hot = isinstance(label_column, list)
+    columns = [text_column] + (label_column if multi_hot else [label_column] if label_column is not None else [])
     if extension == ".jsonl":
         rows = json_lines_rows(path, text, columns)
     else:
@@ -293,14 +314,29 @@ def _checked_rows(path, text, extension, text_column, label_column):
                 "text) or leave the row out."
             )
         label = None
-        if label_column is not None:
-            if row[label_column] is None or not row[label_column].strip():
+        if multi_hot:
+            label = [column for column in label_column if _flag(row[column], path, line, column)]
+        elif label_column is not None:
+            if row[label_column] is None or not (row[label_column].strip() or blank_labels):
                 raise UserInputError(f"{path}, line {line}, column {label_column!r}: the label is blank.")
-            label = row[label_column].strip()
+            label = (row[label_column] or "").strip()
         empty = False
         yield line, row[text_column], label
     if empty:
         raise UserInputError(f"{path}: the file has a header but no rows.")
+
+
+def _flag(value, path, line, column):
+    """A 0/1 label column's value as a boolean; anything else is refused in one line."""
+    written = (value or "").strip().lower()
+    if written in ("1", "1.0", "true"):
+        return True
+    if written in ("0", "0.0", "false"):
+        return False
+    raise UserInputError(
+        f"{path}, line {line}, column {column!r}: {value!r} is not 0 or 1; a label column holds 1 where the text has "
+        "that label, else 0."
+    )
 
 
 def read_folder(path, extensions=(".txt",)):

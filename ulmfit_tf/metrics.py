@@ -14,6 +14,8 @@ are scikit-learn's `roc_auc_score` and `average_precision_score` of
 
 import numpy as np
 
+from ulmfit_tf.thresholds import decide
+
 CALIBRATION_BINS = 15
 _EPSILON = 1e-7
 
@@ -30,8 +32,9 @@ def classification_metrics(probabilities, targets, problem_type="single_label", 
     `expected_calibration_error`) and, for two classes, `positive_label`,
     `roc_auc` and `average_precision`. Multi-label: `accuracy` (of every
     text-label decision), `error`, `loss`, `label_names`, `threshold`,
-    `per_class` (a label is predicted when its probability is above
-    `threshold`), `micro_*` and `macro_*` precision, recall and F1.
+    `per_class` (a label is predicted when its probability reaches
+    `threshold`, as `ulmfit_tf.thresholds.decide` decides), `micro_*` and
+    `macro_*` precision, recall and F1.
     Regression: `mae`, `mse`, `rmse`, `pearson` and `spearman` (`None` for
     constant values; a list of one per output for several outputs).
 
@@ -43,7 +46,8 @@ def classification_metrics(probabilities, targets, problem_type="single_label", 
         problem_type: `"single_label"`, `"multi_label"` or `"regression"`.
         label_names: Optional list of class names in id order. Defaults to
             `"0"`, `"1"`, ...
-        threshold: Float, the multi-label decision threshold.
+        threshold: Float, the multi-label decision threshold; or one
+            float a label (a classifier's `thresholds`).
 
     Returns:
         A dict of Python numbers, strings, lists and dicts.
@@ -217,7 +221,7 @@ def _single_label_metrics(probabilities, targets, names):
 
 
 def _multi_label_metrics(probabilities, truth, names, threshold):
-    predicted = probabilities > threshold
+    predicted = decide(probabilities, threshold)
     true_positives = (predicted & truth).sum(axis=0)
     precision, recall, f1 = _precision_recall_f1(true_positives, predicted.sum(axis=0), truth.sum(axis=0))
     micro = _precision_recall_f1(true_positives.sum(), predicted.sum(), truth.sum())

@@ -13,3 +13,5 @@ DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 QUANTIZATIONS = ("none", "float16", "dynamic_int8", "int8")
 # `ulmfit_tf.export.export_tflite(target=...)`: LiteRT with tensorflow-text's ops, or MediaPipe Tasks as they are.
 TFLITE_TARGETS = ("litert", "mediapipe")
+# `ULMFiTTextClassifier(problem_type=...)` and `ulmfit-tf fit-classifier --problem-type`.
+PROBLEM_TYPES = ("single_label", "multi_label", "regression")

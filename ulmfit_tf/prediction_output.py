@@ -72,6 +72,7 @@ class PredictionRows:
             self._check_partial()
         self._file = None
         self._finished = False
+        self._separator = "|"
         # Rows written whole and the bytes that hold them (and the header):
         # one attribute, so that a signal never sees one updated without the other.
         self._written = (0, 0)
@@ -82,8 +83,12 @@ class PredictionRows:
         return self._written[0]
 
     @contextlib.contextmanager
-    def open(self, label_names):
-        """Writes the header; within the block, `write` adds rows. Cleans up as the module says."""
+    def open(self, label_names, label_separator="|"):
+        """Writes the header; within the block, `write` adds rows. Cleans up as the module says.
+
+        A text's labels (multi-label, or top-k) are written joined by `label_separator`.
+        """
+        self._separator = label_separator
         header = [f"p_{name}" for name in label_names]
         if self.output is None:
             self._write_text(_delimited([["label"] + header + ["text"]], "\t"), sys.stdout)
@@ -107,10 +112,7 @@ class PredictionRows:
 
     def write(self, texts, labels, probabilities):
         """Adds the rows of one chunk: its texts, their labels and probabilities `(texts, classes)`."""
-        rows = [
-            [label if isinstance(label, str) else str(label)] + [f"{p:.6f}" for p in row]
-            for label, row in zip(labels, probabilities)
-        ]
+        rows = [[self._label(label)] + [f"{p:.6f}" for p in row] for label, row in zip(labels, probabilities)]
         if self.output is None:
             self._write_text(_delimited([row + [text] for text, row in zip(texts, rows)], "\t"), sys.stdout)
             self._written = (self.count + len(rows), 0)
@@ -138,6 +140,11 @@ class PredictionRows:
             f"interrupted by {name}: the first {self.count:,} rows (texts 1 to {self.count:,}, in order) are in "
             f"{self.partial!r}; run the same command again to predict them all."
         )
+
+    def _label(self, label):
+        if isinstance(label, list):
+            return self._separator.join(label)
+        return label if isinstance(label, str) else str(label)
 
     def _check_partial(self):
         if not os.path.lexists(self.partial) or self.overwrite:

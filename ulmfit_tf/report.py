@@ -24,6 +24,7 @@ from ulmfit_tf.report_figures import highlighted_words
 from ulmfit_tf.report_figures import reliability_bins
 from ulmfit_tf.report_figures import reliability_diagram
 from ulmfit_tf.report_figures import training_curves
+from ulmfit_tf.thresholds import DEFAULT_THRESHOLD
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PLOT_BYTES = 8 * 2**20
@@ -93,7 +94,8 @@ def report_html(classifier, texts, labels, history=None, model_card=None, lr_fin
     targets = classifier.encode_targets(labels)
     outputs = classifier.predict(texts, batch_size=batch_size, verbose=0)
     probabilities = np.asarray(classifier.probabilities(outputs))
-    metrics = classification_metrics(probabilities, targets, classifier.problem_type, classifier.label_names)
+    threshold = classifier.thresholds or DEFAULT_THRESHOLD  # multi-label: as `predict` decides
+    metrics = classification_metrics(probabilities, targets, classifier.problem_type, classifier.label_names, threshold)
     sections = [
         f"<h1>{_text(classifier.name)}: report on {len(texts)} texts</h1>",
         _overview(classifier),

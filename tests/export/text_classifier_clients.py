@@ -34,7 +34,8 @@ def main():
     scores = []
     for item in request["texts"]:
         head, categories = classify(item)
-        scores.append({"head": head, "scores": [categories[label] for label in labels]})
+        # A category under the model's score threshold is left out: its score is `None`.
+        scores.append({"head": head, "scores": [categories.get(label) for label in labels]})
     times = []
     for _ in range(request.get("timing_runs", 0)):
         start = time.perf_counter()
@@ -88,7 +89,11 @@ def read_metadata(content):
 
     def tensor(t):
         files = [(f.name.decode(), f.type) for f in t.associatedFiles or []]
-        return {"name": t.name.decode(), "description": t.description.decode(), "files": files}
+        thresholds = [u.options.globalScoreThreshold for u in t.processUnits or [] if u.optionsType == 3]
+        return {
+            "name": t.name.decode(), "description": t.description.decode(), "files": files,
+            "score_thresholds": thresholds,
+        }
 
     units = subgraph.inputProcessUnits
     return {

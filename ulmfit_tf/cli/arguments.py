@@ -10,6 +10,8 @@ from ulmfit_tf.cli.parser import add_overwrite_option
 from ulmfit_tf.cli.parser import add_run_options
 from ulmfit_tf.cli.parser import add_settings_options
 from ulmfit_tf.cli.parser import positive_int
+from ulmfit_tf.cli.parser import probability
+from ulmfit_tf.options import PROBLEM_TYPES
 from ulmfit_tf.options import QUANTIZATIONS
 from ulmfit_tf.options import TFLITE_TARGETS
 from ulmfit_tf.recipe import RECIPES
@@ -53,7 +55,12 @@ def fit_classifier(command):
     command.add_argument("--language-model", required=True, help=LANGUAGE_MODEL_HELP)
     command.add_argument("--train", required=True, help="labelled training file")
     command.add_argument("--validation", help="labelled validation file")
-    add_data_options(command)
+    command.add_argument(
+        "--problem-type", default="single_label", choices=PROBLEM_TYPES,
+        help="single_label: one class a text; multi_label: any number of labels (see --label-separator, "
+        "--label-columns); regression: a number a text",
+    )
+    add_data_options(command, multi_label=True)
     add_run_options(command)
     add_settings_options(command, ClassifierSettings)
 
@@ -62,7 +69,7 @@ def evaluate(command):
     command.add_argument("--model", required=True, nargs="+", help=MODEL_HELP)
     command.add_argument("--data", required=True, help="labelled file")
     command.add_argument("--json", action="store_true", help="print one JSON object (for scripts) instead of tables")
-    add_data_options(command)
+    add_data_options(command, multi_label=True)
 
 
 def predict(command):
@@ -77,6 +84,17 @@ def predict(command):
     command.add_argument("--batch-size", type=positive_int, default=64, help="texts per batch (batched by length)")
     command.add_argument(
         "--chunk-size", type=positive_int, default=2048, help="texts read, predicted and written at a time"
+    )
+    command.add_argument(
+        "--threshold", type=probability, metavar="T",
+        help="multi-label: every label with probability >= T (default: the model's thresholds, tuned on validation)",
+    )
+    command.add_argument(
+        "--top-k", type=positive_int, metavar="K",
+        help="at most K labels a text, the most probable (multi-label: of those above the thresholds)",
+    )
+    command.add_argument(
+        "--label-separator", default="|", metavar="SEP", help="joins a text's labels in the output (default: '|')"
     )
     add_data_options(command, labels=False)
 

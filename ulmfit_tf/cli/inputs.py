@@ -25,11 +25,22 @@ def read_texts(paths, text_column="text"):
     return texts
 
 
-def read_labelled(path, args, problem_type="single_label"):
+def read_labelled(path, args, problem_type="single_label", label_names=None):
     """Texts and labels of a file; the labels are class names as written (see `ulmfit_tf.labels`).
 
-    `problem_type=None` (labels matched against a trained model's classes)
-    refuses only missing labels.
+    Multi-label files (`problem_type="multi_label"`) hold a text's labels
+    in the label column joined by `args.label_separator` (default `|`;
+    blank: no label), or one 0/1 column per label (`args.label_columns`):
+    each label is then a list of names. Regression labels are floats.
+
+    Args:
+        path: The file.
+        args: The command's options: `text_column`, `label_column`,
+            `label_separator`, `label_columns`.
+        problem_type: `"single_label"`, `"multi_label"` or `"regression"`.
+        label_names: Optional; a trained model's class names: labels
+            outside them are refused in one line, and the other label
+            rules only refuse missing labels.
 
     Example:
 
@@ -37,12 +48,55 @@ def read_labelled(path, args, problem_type="single_label"):
     texts, labels = read_labelled("train.csv", args)  # args.text_column, args.label_column
     ```
     """
+    separator, columns = getattr(args, "label_separator", None), getattr(args, "label_columns", None)
+    multi_label = problem_type == "multi_label"
+    if (separator is not None or columns is not None) and not multi_label:
+        model = "the model is" if label_names is not None else "--problem-type is"
+        raise UserInputError(
+            f"--label-separator and --label-columns read multi-label files, but {model} {problem_type}."
+        )
+    if separator == "":
+        raise UserInputError("--label-separator must not be empty; e.g. '|'.")
     table = datasets.read_table(
-        path, text_column=args.text_column, label_column=args.label_column, problem_type=problem_type
+        path, text_column=args.text_column, label_column=args.label_column,
+        problem_type=None if label_names is not None and not multi_label else problem_type,
+        label_separator=(separator or "|") if multi_label and columns is None else None, label_columns=columns,
     )
     if not table["texts"]:
         raise UserInputError(f"No texts in {path}.")
-    return table["texts"], [str(label) for label in table["labels"]]
+    labels = table["labels"] if multi_label else [str(label) for label in table["labels"]]
+    if problem_type == "regression":
+        labels = _numbers(labels, path)
+    elif label_names is not None:
+        _check_known(labels, label_names, path, multi_label)
+    return table["texts"], labels
+
+
+def _numbers(labels, path):
+    try:
+        return [float(label) for label in labels]
+    except ValueError:
+        shown = next(label for label in labels if not _is_number(label))
+        raise UserInputError(f"{path}: a regression label is a number, not {shown!r}.") from None
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_known(labels, label_names, path, multi_label):
+    known = {str(name) for name in label_names}
+    found = {name for label in labels for name in (label if multi_label else [label])}
+    unknown = sorted(found - known)
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:3])) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        raise UserInputError(
+            f"{path}: labels the model does not know: {shown}; its labels are {', '.join(map(str, label_names))}."
+        )
 
 
 def command_line_texts(texts):

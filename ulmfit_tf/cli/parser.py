@@ -109,11 +109,40 @@ def add_command(commands, name, help_text):
     return command
 
 
-def add_data_options(command, labels=True):
-    """`--text-column` (and `--label-column`) for csv/tsv/jsonl files."""
+def add_data_options(command, labels=True, multi_label=False):
+    """`--text-column` (and `--label-column`; with `multi_label`, `--label-separator` and `--label-columns`)."""
     command.add_argument("--text-column", default="text", help="column of the texts (csv/tsv/jsonl)")
     if labels:
         command.add_argument("--label-column", default="label", help="column of the labels")
+    if labels and multi_label:
+        command.add_argument(
+            "--label-separator", metavar="SEP",
+            help="multi-label: the label column holds a text's labels joined by SEP (e.g. 'action|comedy'; blank: "
+            "none); the default for a multi-label problem is '|'",
+        )
+        command.add_argument(
+            "--label-columns", metavar="A,B,...", type=label_columns,
+            help="multi-label: one 0/1 column per label, named by the label (instead of --label-column)",
+        )
+
+
+def probability(value):
+    """A float in [0, 1], for `--threshold`."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1 (got {value!r})")
+    return number
+
+
+def label_columns(value):
+    """`--label-columns a,b,c`: the column names, at least one, none repeated."""
+    names = [name.strip() for name in value.split(",")]
+    if not all(names) or len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"must be distinct column names separated by commas (got {value!r})")
+    return names
 
 
 def add_overwrite_option(command, what):

@@ -21,18 +21,25 @@ from ulmfit_tf.metrics import classification_metrics
 from ulmfit_tf.metrics import format_metrics
 from ulmfit_tf.prediction_output import PredictionRows
 from ulmfit_tf.text.classification_dataset import encode_labels
+from ulmfit_tf.thresholds import DEFAULT_THRESHOLD
 
 
 def evaluate(args):
-    """`ulmfit-tf evaluate`: the metrics of a classifier folder (or an ensemble, or an export) on a labelled file."""
-    texts, labels = read_labelled(args.data, args, problem_type=None)
+    """`ulmfit-tf evaluate`: the metrics of a classifier folder (or an ensemble, or an export) on a labelled file.
+
+    The file is read as the model's problem type asks, its labels checked against the model's.
+    """
     exported = _exported(args.model)
     if exported:
-        predict, names = _exported_predictor(exported)
+        predict, names, problem_type, thresholds = _exported_predictor(exported)
+        texts, labels = read_labelled(args.data, args, problem_type, label_names=names)
         _, probabilities = predict(texts)
-        metrics = classification_metrics(probabilities, encode_labels(labels, names)[0], label_names=names)
+        targets = encode_labels(labels, names, multi_label=problem_type == "multi_label")[0]
+        metrics = classification_metrics(probabilities, targets, problem_type, names, thresholds or DEFAULT_THRESHOLD)
     else:
         classifiers = [load_model(path, "classifier") for path in args.model]
+        first = classifiers[0]
+        texts, labels = read_labelled(args.data, args, first.problem_type, label_names=first.label_names)
         metrics = stages.evaluate(classifiers, texts, labels)
     print(json.dumps(metrics) if args.json else "\n" + format_metrics(metrics))
     return 0
@@ -46,10 +53,10 @@ def predict(args):
     first = next(texts, None)  # a file's format errors come before the model loads
     if first is None:
         raise UserInputError(f"No texts in {args.data}.")
-    predict_chunk, names = _predictor(args.model, args.batch_size)
+    predict_chunk, names, _ = _predictor(args.model, args.batch_size, args.threshold, args.top_k)
     progress = Progress(verbose=not args.quiet)
     try:
-        with rows.open(names):
+        with rows.open(names, args.label_separator):
             for chunk in itertools.chain([first], texts):
                 rows.write(chunk, *predict_chunk(chunk))
                 progress.update(len(chunk))
@@ -66,14 +73,25 @@ def predict(args):
     return 0
 
 
-def _predictor(paths, batch_size):
-    """`(predict, label_names)` for `--model`: `predict(texts)` gives their labels and probabilities."""
+def _predictor(paths, batch_size, threshold=None, top_k=None):
+    """`(predict, label_names, problem_type)` for `--model`: `predict(texts)` gives their labels and probabilities.
+
+    `threshold` and `top_k` as in `stages.predict`.
+    """
     exported = _exported(paths)
     if exported:
-        return _exported_predictor(exported)
+        return _exported_predictor(exported, threshold, top_k)[:3]
     classifiers = [load_model(path, "classifier") for path in paths]
-    names = classifiers[0].label_names or [str(i) for i in range(classifiers[0].num_classes)]
-    return (lambda texts: stages.predict(classifiers, texts, batch_size)), names
+    first = classifiers[0]
+    names = first.label_names or [str(i) for i in range(first.num_classes)]
+    _check_threshold(threshold, first.problem_type)
+    predict = lambda texts: stages.predict(classifiers, texts, batch_size, threshold, top_k)  # noqa: E731
+    return predict, names, first.problem_type
+
+
+def _check_threshold(threshold, problem_type):
+    if threshold is not None and problem_type != "multi_label":
+        raise UserInputError(f"--threshold decides multi-label models; this one is {problem_type}.")
 
 
 def _exported(paths):
@@ -93,11 +111,18 @@ def _saved_model_version(path):
     return os.path.join(path, max(versions, key=int)) if versions else None
 
 
-def _exported_predictor(path):
-    """`(predict, label_names)` for a .tflite file or a SavedModel folder, loaded once."""
+def _exported_predictor(path, threshold=None, top_k=None):
+    """`(predict, label_names, problem_type, thresholds)` for a .tflite file or a SavedModel folder, loaded once.
+
+    `thresholds` are the multi-label ones the export carries (`None`: 0.5 each).
+    """
     if os.path.isfile(path):
         runner = TFLiteClassifier(path)
         if runner.label_names is None:
             raise UserInputError(f"{path!r} is a regression model; `predict` prints class labels.")
-        return runner.predict, runner.label_names
-    return saved_model_predictor(_saved_model_version(path))
+        _check_threshold(threshold, runner.problem_type)
+        predict = lambda texts: runner.predict(texts, threshold, top_k)  # noqa: E731
+        return predict, runner.label_names, runner.problem_type, runner.metadata.get("thresholds")
+    predict, names = saved_model_predictor(_saved_model_version(path), threshold=threshold, top_k=top_k)
+    _check_threshold(threshold, predict.problem_type)
+    return predict, names, predict.problem_type, predict.thresholds

@@ -11,5 +11,5 @@ def add_arguments(command):
     command.add_argument("--output", required=True, help="the .html file to write (new, unless --overwrite)")
     command.add_argument("--top-k", type=positive_int, default=8, help="worst texts shown with their attributions")
     command.add_argument("--lr-finder-plot", metavar="PNG", help="the plot `ulmfit-tf lr-find` wrote, to include")
-    add_data_options(command)
+    add_data_options(command, multi_label=True)
     add_overwrite_option(command, "a report file")

@@ -16,8 +16,8 @@ def run(args):
     check_new_file(args.output, args.overwrite)  # before the model loads
     if args.lr_finder_plot is not None and not os.path.isfile(args.lr_finder_plot):
         raise UserInputError(f"--lr-finder-plot: no file {args.lr_finder_plot}.")
-    texts, labels = read_labelled(args.data, args, problem_type=None)
     classifier = load_model(args.model, "classifier")
+    texts, labels = read_labelled(args.data, args, classifier.problem_type, label_names=classifier.label_names)
     history = (read_manifest(args.model) or {}).get("history")
     metrics = write_report(
         classifier, texts, labels, args.output, history={"classifier": history} if history else None,

@@ -71,13 +71,14 @@ def fit_classifier(args):
     settings = settings_from_options(args, ClassifierSettings)
     if settings.restore_best_weights and not args.validation:
         raise UserInputError("--restore-best-weights needs --validation FILE to choose the epoch on.")
-    texts, labels = read_labelled(args.train, args)
-    validation = read_labelled(args.validation, args) if args.validation else None
+    texts, labels = read_labelled(args.train, args, args.problem_type)
+    validation = read_labelled(args.validation, args, args.problem_type) if args.validation else None
     options = _run_options(args, "classifier")
     with _output(args, "classifier", options["strategy"]) as output:
         language_model = load_model(args.language_model, "language_model")
         classifier = stages.fit_classifier(
-            language_model, texts, labels, validation, settings=settings, checkpoint_dir=_checkpoints(output), **options
+            language_model, texts, labels, validation, settings=settings, label_names=args.label_columns,
+            problem_type=args.problem_type, checkpoint_dir=_checkpoints(output), **options,
         )
         return _save(classifier, args, output, "classifier")
 

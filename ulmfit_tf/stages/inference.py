@@ -15,9 +15,10 @@ from ulmfit_tf.stages.checks import checked_language_model
 from ulmfit_tf.stages.checks import nonempty
 from ulmfit_tf.text.inputs import check_labels
 from ulmfit_tf.text.language_model_dataset import language_model_dataset
+from ulmfit_tf.thresholds import DEFAULT_THRESHOLD
 
 
-def predict(classifiers, texts, batch_size=64):
+def predict(classifiers, texts, batch_size=64, threshold=None, top_k=None):
     """Labels and probabilities for raw texts.
 
     Batched by length and run through a compiled inference pass, rows in
@@ -33,12 +34,18 @@ def predict(classifiers, texts, batch_size=64):
         texts: List of strings (bytes are decoded as UTF-8); a lone string
             is one text. Anything else among them raises a `TypeError`.
         batch_size: Integer, texts per batch.
+        threshold: Optional float in [0, 1]: multi-label, every label at
+            or above it, instead of the classifier's `thresholds`.
+        top_k: Optional positive integer: at most `top_k` labels a text,
+            the most probable (multi-label: of those chosen); a
+            single-label text then gets a list of its `top_k` most
+            probable classes.
 
     Returns:
         `(labels, probabilities)`: a list with one class name per text
-        (a list of names for multi-label, the value for regression) and a
-        float array `(texts, classes)`; `([], (0, classes) array)` for no
-        texts.
+        (a list of names, most probable first, for multi-label or with
+        `top_k`; the value for regression) and a float array
+        `(texts, classes)`; `([], (0, classes) array)` for no texts.
 
     Example:
 
@@ -49,7 +56,8 @@ def predict(classifiers, texts, batch_size=64):
     classifiers = check_ensemble(classifiers)
     probabilities = predict_probabilities(classifiers, texts, batch_size)
     first = classifiers[0]
-    return class_labels(probabilities, first.label_names, first.problem_type), probabilities
+    thresholds = first.thresholds if threshold is None else threshold
+    return class_labels(probabilities, first.label_names, first.problem_type, thresholds, top_k), probabilities
 
 
 def evaluate(classifiers, texts, labels, batch_size=64):
@@ -70,7 +78,8 @@ def evaluate(classifiers, texts, labels, batch_size=64):
         precision, recall, F1 and support, `macro_f1`, `weighted_f1`,
         `confusion_matrix` and `label_names` (the classifier's order),
         `expected_calibration_error`, and for two classes `roc_auc` and
-        `average_precision`; micro and macro averages for multi-label;
+        `average_precision`; micro and macro averages for multi-label, at
+        the classifier's `thresholds`;
         `mae`, `mse`, `rmse`, `pearson` and `spearman` for regression; and
         `count`. A single-label classifier calibrated on validation texts
         (`temperature` not 1) adds its `temperature` and
@@ -88,7 +97,8 @@ def evaluate(classifiers, texts, labels, batch_size=64):
     texts = nonempty(texts, "texts")
     targets = first.encode_targets(check_labels(labels, texts))
     _, probabilities = predict(classifiers, texts, batch_size)
-    metrics = classification_metrics(probabilities, targets, first.problem_type, first.label_names)
+    threshold = first.thresholds or DEFAULT_THRESHOLD  # multi-label: decided as `predict` decides
+    metrics = classification_metrics(probabilities, targets, first.problem_type, first.label_names, threshold)
     single = not isinstance(classifiers, (list, tuple)) or len(classifiers) == 1
     if single and first.problem_type == "single_label" and first.temperature != 1.0:
         # softmax(z / T) = p, so softmax(T log p) = softmax(z): the probabilities at temperature 1.
