@@ -128,22 +128,8 @@ class ULMFiTLanguageModel(LSTMStateGeneration, keras_hub.models.CausalLM):
     ):
         check_keyword_arguments(type(self), kwargs, BASE_ARGUMENTS)
         kwargs.pop("dtype", None)  # the backbone's policy, as in KerasHub's tasks
-        if not isinstance(backbone, AWDLSTMBackbone):
-            raise ValueError(
-                "Argument `backbone` must be an `AWDLSTMBackbone`. "
-                f"Received: backbone={backbone}"
-            )
         preprocessor = _causal_lm_preprocessor(preprocessor)
-        if vocabulary is None and preprocessor is not None:
-            vocabulary = preprocessor.tokenizer.get_vocabulary()
-        if vocabulary is not None:
-            vocabulary = [str(token) for token in vocabulary]
-            if len(vocabulary) != backbone.vocabulary_size:
-                raise ValueError(
-                    "Argument `vocabulary` must hold one token per id, "
-                    f"{backbone.vocabulary_size} tokens. "
-                    f"Received: a vocabulary of {len(vocabulary)} tokens"
-                )
+        vocabulary = _checked_vocabulary(backbone, vocabulary, preprocessor)
 
         # === Layers ===
         dtype = backbone.dtype_policy
@@ -362,3 +348,20 @@ def _causal_lm_preprocessor(preprocessor):
     if preprocessor is None or isinstance(preprocessor, keras_hub.models.CausalLMPreprocessor):
         return preprocessor
     return ULMFiTCausalLMPreprocessor(preprocessor)
+
+
+def _checked_vocabulary(backbone, vocabulary, preprocessor):
+    """The token of each id (the tokenizer's by default), once `backbone` and it are checked."""
+    if not isinstance(backbone, AWDLSTMBackbone):
+        raise ValueError(f"Argument `backbone` must be an `AWDLSTMBackbone`. Received: backbone={backbone}")
+    if vocabulary is None and preprocessor is not None:
+        vocabulary = preprocessor.tokenizer.get_vocabulary()
+    if vocabulary is None:
+        return None
+    vocabulary = [str(token) for token in vocabulary]
+    if len(vocabulary) != backbone.vocabulary_size:
+        raise ValueError(
+            f"Argument `vocabulary` must hold one token per id, {backbone.vocabulary_size} tokens. "
+            f"Received: a vocabulary of {len(vocabulary)} tokens"
+        )
+    return vocabulary
