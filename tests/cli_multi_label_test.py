@@ -167,6 +167,8 @@ def test_bad_multi_label_input_is_one_line_before_training(folders, trained, tmp
          "--label-separator and --label-columns read multi-label files, but --problem-type is single_label."),
         (["evaluate", "--model", folder, "--data", unknown, "--label-column", "genres"],
          f"{unknown}: labels the model does not know: 'horror'; its labels are moving, plot."),
+        (["evaluate", "--model", folder, "--data", bad_flag, "--label-columns", "plot"],
+         "--label-columns: no column for the model's labels moving."),
     ]
     for argv, message in cases:
         code, out, err = run(argv, capsys)
@@ -216,3 +218,12 @@ def test_fit_classifier_trains_a_regression_on_numbers(folders, tmp_path, capsys
         "--problem-type", "regression", "--output", str(tmp_path / "never"),
     ], capsys)
     assert code == 2 and err.strip().endswith(f"{words}: a regression label is a number, not 'high'.")
+
+
+def test_export_prints_the_thresholds_an_app_applies(trained, tmp_path, capsys):
+    folder, classifier = trained
+    output = str(tmp_path / "tags.tflite")
+    code, out, err = run(["export", "--model", folder, "--tflite", output, "--quantization", "none"], capsys)
+    assert code == 0, err
+    shown = ", ".join(f"{name} {value:.4f}" for name, value in zip(NAMES, classifier.thresholds))
+    assert ["thresholds", *shown.split()] in [line.split() for line in out.splitlines()]

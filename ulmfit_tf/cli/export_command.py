@@ -16,6 +16,7 @@ from ulmfit_tf.folders import check_output
 from ulmfit_tf.folders import file_size
 from ulmfit_tf.folders import remove_folder
 from ulmfit_tf.storage import new_folders_removed_on_failure
+from ulmfit_tf.thresholds import DEFAULT_THRESHOLD
 
 
 def run(args):
@@ -37,6 +38,10 @@ def run(args):
             rows.append((f"TFLite ({kind})", f"{args.tflite} ({_size_mb(args.tflite)})"))
     for message in dict.fromkeys(str(warning.message) for warning in caught if warning.category is UserWarning):
         print(f"ulmfit-tf export: warning: {one_line(message)}", file=sys.stderr)
+    if classifier.problem_type == "multi_label":  # what an app applies where a client keeps one threshold (MediaPipe)
+        thresholds = classifier.thresholds or [DEFAULT_THRESHOLD] * classifier.num_classes
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in zip(classifier.label_names, thresholds))
+        rows.append(("thresholds", shown))
     print_table(rows)
     return 0
 

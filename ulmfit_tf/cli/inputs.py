@@ -57,6 +57,11 @@ def read_labelled(path, args, problem_type="single_label", label_names=None):
         )
     if separator == "":
         raise UserInputError("--label-separator must not be empty; e.g. '|'.")
+    if columns is not None and label_names is not None:
+        _check_known(columns, label_names, "--label-columns", multi_label=False)
+        missing = [str(name) for name in label_names if str(name) not in columns]
+        if missing:
+            raise UserInputError(f"--label-columns: no column for the model's labels {', '.join(missing)}.")
     table = datasets.read_table(
         path, text_column=args.text_column, label_column=args.label_column,
         problem_type=None if label_names is not None and not multi_label else problem_type,
