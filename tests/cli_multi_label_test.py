@@ -10,6 +10,7 @@ from sklearn import metrics as sk
 
 from tests.cli_test import run
 from tests.models.ulmfit_text_classifier_test import TEXTS
+from tests.models.ulmfit_text_classifier_test import language_model
 from tests.models.ulmfit_text_classifier_test import tokenizer  # noqa: F401  (a fixture)
 from ulmfit_tf import cli
 from ulmfit_tf import stages
@@ -18,6 +19,7 @@ from ulmfit_tf.model_directory import load_model_directory
 from ulmfit_tf.model_directory import save_model_directory
 from ulmfit_tf.models import AWDLSTMBackbone
 from ulmfit_tf.models import ULMFiTLanguageModel
+from ulmfit_tf.models import ULMFiTTextClassifier
 
 NAMES = ["moving", "plot"]
 TRAIN = ["--batch-size", "8", "--epochs", "2", "--bptt", "8", "--max-len", "16", "--quiet"]
@@ -180,6 +182,26 @@ def test_bad_multi_label_input_is_one_line_before_training(folders, trained, tmp
             cli.main(["predict", "--model", folder, "--text", "a plot", option, value])
         assert exit_.value.code == 2
     assert "argument --threshold: must be a number from 0 to 1 (got '1.5')" in capsys.readouterr().err
+
+
+def test_stages_predict_threshold_and_top_k(trained):
+    _, classifier = trained
+    probabilities = stages.predict(classifier, TEXTS[:6])[1]
+    assert stages.predict(classifier, TEXTS[:6], threshold=0.0, top_k=1)[0] == [
+        [NAMES[int(row.argmax())]] for row in probabilities
+    ]
+    assert stages.predict(classifier, TEXTS[:6], threshold=1.0)[0] == [[] for _ in range(6)]
+
+
+def test_a_threshold_is_refused_for_a_single_label_classifier(tokenizer):  # noqa: F811
+    model = ULMFiTTextClassifier.from_language_model(
+        language_model(tokenizer.vocabulary_size()), 2, preprocessor=tokenizer, label_names=["a", "b"], seed=1
+    )
+    with pytest.raises(ValueError, match=r"^Argument `threshold` decides multi-label classifiers\. "
+                       r"Received: threshold=0\.5 for a single_label classifier$"):
+        stages.predict(model, ["a plot"], threshold=0.5)
+    labels, probabilities = stages.predict(model, ["a plot"], top_k=2)
+    assert labels == [["a", "b"] if probabilities[0, 0] >= probabilities[0, 1] else ["b", "a"]]
 
 
 def test_class_labels_top_k_and_thresholds():

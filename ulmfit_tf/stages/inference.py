@@ -54,8 +54,13 @@ def predict(classifiers, texts, batch_size=64, threshold=None, top_k=None):
     ```
     """
     classifiers = check_ensemble(classifiers)
-    probabilities = predict_probabilities(classifiers, texts, batch_size)
     first = classifiers[0]
+    if threshold is not None and first.problem_type != "multi_label":
+        raise ValueError(
+            "Argument `threshold` decides multi-label classifiers. "
+            f"Received: threshold={threshold!r} for a {first.problem_type} classifier"
+        )
+    probabilities = predict_probabilities(classifiers, texts, batch_size)
     thresholds = first.thresholds if threshold is None else threshold
     return class_labels(probabilities, first.label_names, first.problem_type, thresholds, top_k), probabilities
 
