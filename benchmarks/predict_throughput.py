@@ -55,7 +55,7 @@ def reviews():
 def classifier():
     language_model = ULMFiTLanguageModel.from_preset("awd_lstm_small_en")
     return ULMFiTTextClassifier.from_language_model(
-        language_model, 2, preprocessor=language_model.preprocessor, label_names=["rotten", "fresh"], seed=0
+        language_model, 2, preprocessor=language_model.preprocessor.tokenizer, label_names=["rotten", "fresh"], seed=0
     )
 
 

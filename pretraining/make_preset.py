@@ -60,7 +60,7 @@ def main():
     model = load_model_directory(args.model, "language_model")
     validation = datasets.load_english_corpus()["validation"]
     per_piece = perplexity(model, validation, 70)
-    pieces = int(tokenize_all(validation, model.preprocessor).row_lengths().numpy().sum())
+    pieces = int(tokenize_all(validation, model.preprocessor.tokenizer).row_lengths().numpy().sum())
     words = sum(len(text.split()) for text in validation)
     per_word = math.exp(math.log(per_piece) * pieces / words)
     how = (

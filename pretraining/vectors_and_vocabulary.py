@@ -66,7 +66,7 @@ def sample(work, sources, words, seed=0):
 
 
 def per_word(model, texts, bptt=70):
-    pieces = int(tokenize_all(texts, model.preprocessor).row_lengths().numpy().sum())
+    pieces = int(tokenize_all(texts, model.preprocessor.tokenizer).row_lengths().numpy().sum())
     per_piece = stages.perplexity(model, texts, bptt)
     return round(math.exp(math.log(per_piece) * pieces / sum(len(t.split()) for t in texts)), 1)
 

@@ -32,14 +32,14 @@ def test_pretraining_streams_from_a_glob_of_text_files(tmp_path):
     history = model.history.history
     assert len(history["loss"]) == 2 and np.isfinite(history["val_loss"]).all()
     # Each epoch runs the counted number of batches: the in-memory count less one per chunk at most.
-    in_memory = count_steps(texts, model.preprocessor, 8, 10)
-    streamed = count_file_steps(sorted((tmp_path / "corpus").glob("*.txt")), model.preprocessor, 8, 10)
+    in_memory = count_steps(texts, model.preprocessor.tokenizer, 8, 10)
+    streamed = count_file_steps(sorted((tmp_path / "corpus").glob("*.txt")), model.preprocessor.tokenizer, 8, 10)
     assert in_memory - 1 <= streamed <= in_memory
     # Every shuffled epoch has at least that many batches.
     for epoch in range(3):
         data = language_model_dataset(
             tf.data.TextLineDataset(sorted(str(p) for p in (tmp_path / "corpus").glob("*"))),
-            model.preprocessor, 8, 10, seed=epoch, chunk_documents=STREAM_CHUNK_DOCUMENTS,
+            model.preprocessor.tokenizer, 8, 10, seed=epoch, chunk_documents=STREAM_CHUNK_DOCUMENTS,
         )
         assert sum(1 for _ in data) >= streamed
 
