@@ -249,3 +249,20 @@ def test_export_prints_the_thresholds_an_app_applies(trained, tmp_path, capsys):
     assert code == 0, err
     shown = ", ".join(f"{name} {value:.4f}" for name, value in zip(NAMES, classifier.thresholds))
     assert ["thresholds", *shown.split()] in [line.split() for line in out.splitlines()]
+
+
+def test_pipeline_trains_and_exports_a_multi_label_classifier(folders, tmp_path, capsys):
+    train, test = separated(tmp_path / "train.csv", TEXTS[:32]), separated(tmp_path / "test.csv", TEXTS[32:])
+    output = str(tmp_path / "pipeline")
+    code, out, err = run([
+        "pipeline", "--language-model", folders["lm"], "--train", train, "--test", test, "--label-column", "genres",
+        "--problem-type", "multi_label", "--recipe", "tiny", "--finetune-epochs", "1", "--classifier-epochs", "1",
+        "--output", output, "--quiet",
+    ], capsys)
+    assert code == 0, err
+    classifier = load_model_directory(f"{output}/forward_classifier", "classifier")
+    assert classifier.problem_type == "multi_label" and classifier.label_names == NAMES
+    labels = stages.predict(classifier, TEXTS[32:])[0]
+    exact = np.mean([set(label) == set(tags(text)) for label, text in zip(labels, TEXTS[32:])])
+    row = next(line for line in out.splitlines() if line.startswith("saved_model test accuracy"))
+    assert f"{exact:.4f}" in row

@@ -141,7 +141,11 @@ def pipeline(command):
     command.add_argument("--validation", help="labelled validation file")
     command.add_argument("--test", help="labelled test file")
     command.add_argument("--unlabelled", nargs="+", help="more in-domain text files for LM fine-tuning")
-    add_data_options(command)
+    command.add_argument(
+        "--problem-type", default="single_label", choices=PROBLEM_TYPES[:2],
+        help="multi_label: any number of labels a text (see --label-separator, --label-columns)",
+    )
+    add_data_options(command, multi_label=True)
     command.add_argument("--output", default="runs/pipeline")
     add_overwrite_option(command, "stage folders whose settings or data changed (retraining them)")
     command.add_argument(

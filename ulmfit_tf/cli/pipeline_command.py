@@ -37,7 +37,8 @@ def run(args):
     results, _ = run_pipeline(
         corpus, train, test, validation=validation, unlabelled=unlabelled, output=args.output, recipe=recipe,
         seed=args.seed, language_model=starting_point, backwards=args.backwards, tensorboard_dir=args.tensorboard,
-        verbose=verbosity(args), overwrite=args.overwrite,
+        verbose=verbosity(args), overwrite=args.overwrite, problem_type=args.problem_type,
+        label_names=args.label_columns,
     )
     print_table(_result_rows(results, starting_point))
     return results
@@ -69,8 +70,8 @@ def _task(args):
         return bundled_task()
     if args.test is None:
         raise UserInputError("`--train` needs `--test`, the labelled file the classifier is tested on.")
-    train, test = read_labelled(args.train, args), read_labelled(args.test, args)
-    validation = read_labelled(args.validation, args) if args.validation else None
+    train, test = read_labelled(args.train, args, args.problem_type), read_labelled(args.test, args, args.problem_type)
+    validation = read_labelled(args.validation, args, args.problem_type) if args.validation else None
     unlabelled = read_texts(args.unlabelled, args.text_column) if args.unlabelled else []
     return train, validation, test, unlabelled
 

@@ -71,16 +71,21 @@ def check_labels_seen(train, test, validation=None):
     check_labels_seen((texts, ["fresh", "rotten"]), (test_texts, ["fresh", "meh"]))  # UserInputError
     ```
     """
-    known = {str(label) for label in train[1]}
+    known = _names(train[1])
     for name, split in (("test", test), ("validation", validation)):
         if split is None:
             continue
-        unseen = sorted({str(label) for label in split[1]} - known)
+        unseen = sorted(_names(split[1]) - known)
         if unseen:
             raise UserInputError(
                 f"The {name} labels {unseen[:5]} never occur in the training labels ({sorted(known)[:10]}): "
                 "fix the label column or the files."
             )
+
+
+def _names(labels):
+    """The class names among labels: each label's, or (multi-label) each name in its list."""
+    return {str(name) for label in labels for name in (label if isinstance(label, (list, tuple)) else [label])}
 
 
 def word_count(texts):

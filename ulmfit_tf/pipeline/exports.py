@@ -38,4 +38,9 @@ def export_and_test(classifier, output, direction, test, log):
 
 
 def _accuracy(predicted, labels):
-    return float(np.mean([str(p) == str(y) for p, y in zip(predicted, labels)]))
+    """The share of texts whose label (multi-label: whose set of labels, an exact match) is the true one."""
+    return float(np.mean([_answer(p) == _answer(y) for p, y in zip(predicted, labels)]))
+
+
+def _answer(label):
+    return frozenset(map(str, label)) if isinstance(label, (list, tuple)) else str(label)

@@ -47,6 +47,8 @@ def run_pipeline(
     verbose="auto",
     log=print,
     overwrite=False,
+    problem_type="single_label",
+    label_names=None,
 ):
     """Runs the three stages and tests the classifier.
 
@@ -84,6 +86,10 @@ def run_pipeline(
         log: Function printing progress lines.
         overwrite: Boolean, retrain (and replace) stage folders whose
             fingerprint differs, instead of refusing.
+        problem_type: `"single_label"`, or `"multi_label"` (each label a
+            list of names), as in `stages.fit_classifier`.
+        label_names: Optional list of the class names, in id order (by
+            default the sorted labels of `train`).
 
     Returns:
         `(results, classifier)`: a dict of test metrics, perplexities,
@@ -100,6 +106,10 @@ def run_pipeline(
     recipe = get_recipe(recipe)
     if isinstance(language_model, str) and language_model == "recipe":
         language_model = recipe.language_model
+    if problem_type not in ("single_label", "multi_label"):
+        raise ValueError(
+            f"Argument `problem_type` must be 'single_label' or 'multi_label'. Received: problem_type={problem_type!r}"
+        )
     check_labels_seen(train, test, validation)
     check_output(output, "pipeline", overwrite=True)
     with exclusive(output):
@@ -107,6 +117,7 @@ def run_pipeline(
         if not os.path.exists(os.path.join(output, MANIFEST)):
             write_manifest(output, "pipeline")
         run = _Run(output, "backward" if backwards else "forward", tensorboard_dir, verbose, log, overwrite, seed)
+        run.problem_type, run.label_names = problem_type, label_names
         return run.everything(recipe, language_model, pretrain_texts, train, test, validation, unlabelled, export)
 
 
@@ -190,7 +201,8 @@ class _Run:
             settings = dataclasses.replace(settings, restore_best_weights=False)
         texts, labels = train
         fingerprint = classifier_fingerprint(
-            settings, tuned, texts, labels, validation, label_names=None, problem_type="single_label", seed=self.seed,
+            settings, tuned, texts, labels, validation, label_names=self.label_names, problem_type=self.problem_type,
+            seed=self.seed,
             dtype_policy=None,
         )
 
@@ -198,7 +210,8 @@ class _Run:
             how = "gradual unfreezing" if settings.gradual_unfreezing else "all layers"
             self.log(f"fitting the classifier on {len(texts):,} labelled texts ({how})")
             return stages.fit_classifier(
-                tuned, texts, labels, validation, settings=settings, **self.run_options("classifier", checkpoint_dir)
+                tuned, texts, labels, validation, settings=settings, label_names=self.label_names,
+                problem_type=self.problem_type, **self.run_options("classifier", checkpoint_dir)
             )
 
         return self.stage("classifier", "classifier", fingerprint, fit)
