@@ -107,7 +107,8 @@ def test_the_stages_from_the_command_line(files, capsys):
     unknown_label = write_csv(root / "unknown.csv", [("Fine.", "fresh"), ("Odd.", "lukewarm")])
     for argv, message in [
         (["evaluate", "--model", classifier, "--data", str(root / "missing.csv")], "missing.csv"),
-        (["evaluate", "--model", classifier, "--data", unknown_label], "'lukewarm' of text 2 is not one of the known labels"),
+        (["evaluate", "--model", classifier, "--data", unknown_label],
+         f"{unknown_label}: labels the model does not know: 'lukewarm'; its labels are fresh, rotten."),
         (["evaluate", "--model", classifier, "--data", files["test"], "--label-column", "stars"], "stars"),
         (["fit-classifier", "--language-model", classifier, "--train", files["train"], "--output", str(root / "x")],
          "holds a ULMFiTTextClassifier, not a ULMFiTLanguageModel"),
