@@ -1,8 +1,9 @@
-"""The private parts of Keras and TensorFlow that ulmfit-tf uses are still there.
+"""The private parts of Keras, TensorFlow, TFLite and KerasHub that ulmfit-tf uses are still there.
 
-They are fenced in `ulmfit_tf/_keras_internals.py` and
-`ulmfit_tf/_tensorflow_internals.py`. After an upgrade, these tests name
-the one that changed.
+They are fenced in `ulmfit_tf/_keras_internals.py`,
+`ulmfit_tf/_tensorflow_internals.py`, `ulmfit_tf/_keras_hub_internals.py`
+and `export/tflite_full_integer.py` (TFLite's). After an upgrade, these
+tests name the one that changed.
 """
 
 import inspect
