@@ -156,6 +156,7 @@ def test_bad_multi_label_input_is_one_line_before_training(folders, trained, tmp
     folder, _ = trained
     output = str(tmp_path / "never")
     bad_flag = write_rows(tmp_path / "flags.csv", ["text", "plot"], [("a plot", "1"), ("dull", "yes")])
+    plot_only = write_rows(tmp_path / "plot_only.csv", ["text", "plot"], [("a plot", "1")])
     unknown = separated(tmp_path / "unknown.csv", ["a plot"], "|")
     with open(unknown, "a", encoding="utf-8") as f:
         f.write("fine,plot|horror\n")
@@ -169,7 +170,7 @@ def test_bad_multi_label_input_is_one_line_before_training(folders, trained, tmp
          "--label-separator and --label-columns read multi-label files, but --problem-type is single_label."),
         (["evaluate", "--model", folder, "--data", unknown, "--label-column", "genres"],
          f"{unknown}: labels the model does not know: 'horror'; its labels are moving, plot."),
-        (["evaluate", "--model", folder, "--data", bad_flag, "--label-columns", "plot"],
+        (["evaluate", "--model", folder, "--data", plot_only, "--label-columns", "plot"],
          "--label-columns: no column for the model's labels moving."),
     ]
     for argv, message in cases:

@@ -151,7 +151,7 @@ def _parts(label, problem_type):
     a blank string when the problem type is not known (`None`): a blank
     single label is refused where it is encoded.
     """
-    if problem_type == "multi_label":
+    if problem_type == "multi_label" or isinstance(label, (list, tuple)):
         names = label.split(";") if isinstance(label, str) else label
         return [name for name in names if isinstance(name, str) and name.strip()]
     if problem_type is None and isinstance(label, str) and not label.strip():

@@ -77,6 +77,22 @@ def read_labelled(path, args, problem_type="single_label", label_names=None):
     return table["texts"], labels
 
 
+def check_table(path, args):
+    """Refuses a file `read_labelled` cannot read (missing, a folder, its format, no text column) before a model loads.
+
+    Missing-value placeholders among the labels (`NaN`, ...) are refused
+    too; the labels are read once the model says how (`evaluate`, `report`).
+    """
+    columns = getattr(args, "label_columns", None)
+    separator = None if columns is not None else getattr(args, "label_separator", None) or "|"
+    table = datasets.read_table(
+        path, text_column=args.text_column, label_column=args.label_column, label_separator=separator,
+        label_columns=columns,
+    )
+    if not table["texts"]:
+        raise UserInputError(f"No texts in {path}.")
+
+
 def _numbers(labels, path):
     try:
         return [float(label) for label in labels]

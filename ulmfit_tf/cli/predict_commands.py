@@ -10,6 +10,7 @@ from ulmfit_tf import stages
 from ulmfit_tf.batch_predict import Progress
 from ulmfit_tf.batch_predict import chunks
 from ulmfit_tf.batch_predict import file_texts
+from ulmfit_tf.cli.inputs import check_table
 from ulmfit_tf.cli.inputs import command_line_texts
 from ulmfit_tf.cli.inputs import load_model
 from ulmfit_tf.cli.inputs import read_labelled
@@ -29,6 +30,7 @@ def evaluate(args):
 
     The file is read as the model's problem type asks, its labels checked against the model's.
     """
+    check_table(args.data, args)
     exported = _exported(args.model)
     if exported:
         predict, names, problem_type, thresholds = _exported_predictor(exported)

@@ -2,6 +2,7 @@
 
 import os
 
+from ulmfit_tf.cli.inputs import check_table
 from ulmfit_tf.cli.inputs import load_model
 from ulmfit_tf.cli.inputs import read_labelled
 from ulmfit_tf.errors import UserInputError
@@ -16,6 +17,7 @@ def run(args):
     check_new_file(args.output, args.overwrite)  # before the model loads
     if args.lr_finder_plot is not None and not os.path.isfile(args.lr_finder_plot):
         raise UserInputError(f"--lr-finder-plot: no file {args.lr_finder_plot}.")
+    check_table(args.data, args)
     classifier = load_model(args.model, "classifier")
     texts, labels = read_labelled(args.data, args, classifier.problem_type, label_names=classifier.label_names)
     history = (read_manifest(args.model) or {}).get("history")
