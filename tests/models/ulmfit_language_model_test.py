@@ -120,3 +120,21 @@ def test_with_vocabulary_matches_embeddings_as_fastai():
 def test_with_vocabulary_needs_a_vocabulary():
     with pytest.raises(ValueError, match="This language model has no `vocabulary` to match the new tokens to"):
         tiny_model().with_vocabulary(["xxunk", "a"])
+
+
+def test_rebuilt_copies_weights_onto_a_stateful_backbone_and_perplexity_reads_a_stateless_model():
+    from ulmfit_tf import stages
+    from ulmfit_tf.text import SentencePieceTokenizer
+
+    texts = [f"the cast and the plot of film {i} are fine" for i in range(60)]
+    tokenizer = SentencePieceTokenizer.train(texts, vocabulary_size=30)
+    model = ULMFiTLanguageModel(AWDLSTMBackbone(30, 8, 12, 2, seed=1), preprocessor=tokenizer)
+    stateful = model.rebuilt(stateful=True, batch_size=4)
+    assert stateful.backbone.stateful and stateful.backbone.batch_size == 4 and not model.backbone.stateful
+    for mine, theirs in zip(stateful.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    ids = np.random.default_rng(0).integers(2, 30, size=(4, 6)).astype("int32")
+    np.testing.assert_allclose(stateful(ids), model(ids), atol=1e-6)  # a fresh state is the stateless call
+    # The stateless model is read through a copy of `batch_size` rows; the same numbers as that copy gives.
+    expected = stages.perplexity(model.rebuilt(stateful=True, batch_size=4), texts, bptt=8)
+    assert stages.perplexity(model, texts, bptt=8, batch_size=4) == pytest.approx(expected, rel=1e-6)

@@ -30,6 +30,52 @@ KINDS = {"ULMFiTLanguageModel": "language model", "ULMFiTTextClassifier": "text 
 _FILLING = set()
 
 
+class AtomicPresetTask:
+    """`save_to_preset` and `load_task_weights` of the family's tasks: listed before the KerasHub task base."""
+
+    def save_to_preset(self, preset_dir, max_shard_size=10, model_card=None, overwrite=False):
+        """Writes this model as a KerasHub preset folder, all at once.
+
+        KerasHub's layout (`config.json` and `model.weights.h5` for the
+        backbone, `task.json` and `task.weights.h5` for the head,
+        `preprocessor.json`, `tokenizer.json` and `assets/tokenizer/`,
+        `metadata.json`) with ulmfit-tf's manifest and a model card
+        (`README.md`); see `write_preset`.
+
+        Args:
+            preset_dir: The folder: missing, empty, or (with `overwrite`) a
+                preset ulmfit-tf wrote.
+            max_shard_size: KerasHub's weight shard size, in GB.
+            model_card: Optional dict of the card's fields (`description`,
+                `data`, `command`, `minutes`, `validation_perplexity`,
+                `license`).
+            overwrite: Boolean, replace an existing preset folder.
+
+        Returns:
+            The folder, as a string.
+
+        Example:
+
+        ```python
+        classifier.save_to_preset("presets/reviews", model_card={"data": "Rotten Tomatoes"})
+        keras_hub.models.TextClassifier.from_preset("presets/reviews")
+        ```
+        """
+        base = super(AtomicPresetTask, self)
+        return write_preset(
+            self, preset_dir, lambda folder: base.save_to_preset(folder, max_shard_size), model_card, overwrite
+        )
+
+    def load_task_weights(self, filepath):
+        # The file holds no optimizer state (`save_to_preset` leaves it out);
+        # Keras would warn that this model's optimizer finds none.
+        optimizer, self.optimizer = self.optimizer, None
+        try:
+            super().load_task_weights(filepath)
+        finally:
+            self.optimizer = optimizer
+
+
 def write_preset(model, directory, save, model_card=None, overwrite=False):
     """Writes `model` as a preset folder through KerasHub's saver, atomically.
 

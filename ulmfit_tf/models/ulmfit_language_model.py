@@ -11,7 +11,7 @@ from ulmfit_tf.models.dropouts import LANGUAGE_MODEL_DROPOUTS
 from ulmfit_tf.models.keyword_arguments import BASE_ARGUMENTS
 from ulmfit_tf.models.keyword_arguments import check_keyword_arguments
 from ulmfit_tf.models.lstm_state_generation import LSTMStateGeneration
-from ulmfit_tf.models.preset_writer import write_preset
+from ulmfit_tf.models.preset_writer import AtomicPresetTask
 from ulmfit_tf.models.ulmfit_causal_lm_preprocessor import ULMFiTCausalLMPreprocessor
 from ulmfit_tf.text.vocabulary import Vocabulary
 from ulmfit_tf.text.word_tokenizer import WordTokenizer
@@ -35,7 +35,7 @@ class DecoderBias(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
 @distribute_fixes
-class ULMFiTLanguageModel(LSTMStateGeneration, keras_hub.models.CausalLM):
+class ULMFiTLanguageModel(AtomicPresetTask, LSTMStateGeneration, keras_hub.models.CausalLM):
     """AWD-LSTM language model with a decoder tied to the embedding.
 
     The backbone's last output goes through locked output dropout and is
@@ -276,6 +276,38 @@ class ULMFiTLanguageModel(LSTMStateGeneration, keras_hub.models.CausalLM):
         model.decoder_bias.bias.assign(bias)
         return model
 
+    def rebuilt(self, seed=None, **backbone_settings):
+        """A copy with this model's weights and settings on a backbone built with other `backbone_settings`.
+
+        How a stage gets a stateful model of its batch size (or other
+        dropouts) from any language model, e.g. the bundled preset, which
+        keeps no state.
+
+        Args:
+            seed: Optional integer, seeds the copy's dropouts. Defaults to
+                this model's seed.
+            **backbone_settings: `AWDLSTMBackbone` arguments to change
+                (`stateful`, `batch_size`, `dropout_multiplier`, ...).
+
+        Returns:
+            A new `ULMFiTLanguageModel`; this one is left unchanged.
+
+        Example:
+
+        ```python
+        streaming = ULMFiTLanguageModel.from_preset("awd_lstm_small_en").rebuilt(stateful=True, batch_size=32)
+        ```
+        """
+        seed = self.seed if seed is None else seed
+        backbone = AWDLSTMBackbone.from_config(dict(self.backbone.get_config(), seed=seed, **backbone_settings))
+        model = ULMFiTLanguageModel(
+            backbone, output_dropout=self.output_dropout, ar_alpha=self.ar_alpha, tar_beta=self.tar_beta,
+            vocabulary=self.vocabulary, preprocessor=self.preprocessor, seed=seed,
+        )
+        backbone.set_encoder_weights(self.backbone)
+        model.decoder_bias.bias.assign(self.decoder_bias.bias)
+        return model
+
     def layer_groups(self):
         """fastai's layer groups, input side first, for discriminative rates.
 
@@ -286,48 +318,6 @@ class ULMFiTLanguageModel(LSTMStateGeneration, keras_hub.models.CausalLM):
         return [[lstm] for lstm in backbone.lstm_layers] + [
             [backbone.embedding_dropout_layer, self.decoder_bias]
         ]
-
-    def save_to_preset(self, preset_dir, max_shard_size=10, model_card=None, overwrite=False):
-        """Writes this language model as a KerasHub preset folder, all at once.
-
-        KerasHub's layout (`config.json` and `model.weights.h5` for the
-        backbone, `task.json` and `task.weights.h5` for the decoder bias and
-        the preprocessor's config, `tokenizer.json`, `assets/tokenizer/`,
-        `metadata.json`) with ulmfit-tf's manifest and a model card
-        (`README.md`); see `ulmfit_tf.models.preset_writer.write_preset`.
-
-        Args:
-            preset_dir: The folder: missing, empty, or (with `overwrite`) a
-                preset ulmfit-tf wrote.
-            max_shard_size: KerasHub's weight shard size, in GB.
-            model_card: Optional dict of the card's fields (`description`,
-                `data`, `command`, `minutes`, `validation_perplexity`,
-                `license`).
-            overwrite: Boolean, replace an existing preset folder.
-
-        Returns:
-            The folder, as a string.
-
-        Example:
-
-        ```python
-        language_model.save_to_preset("presets/news_lm", model_card={"data": "2017 news articles"})
-        keras_hub.models.CausalLM.from_preset("presets/news_lm")
-        ```
-        """
-        base = super(ULMFiTLanguageModel, self)
-        return write_preset(
-            self, preset_dir, lambda folder: base.save_to_preset(folder, max_shard_size), model_card, overwrite
-        )
-
-    def load_task_weights(self, filepath):
-        # The file holds no optimizer state (`save_to_preset` leaves it out);
-        # Keras would warn that this model's optimizer finds none.
-        optimizer, self.optimizer = self.optimizer, None
-        try:
-            super().load_task_weights(filepath)
-        finally:
-            self.optimizer = optimizer
 
     def get_config(self):
         config = super().get_config()

@@ -14,7 +14,7 @@ from ulmfit_tf.models.dropouts import CLASSIFIER_DROPOUTS
 from ulmfit_tf.models.dropouts import backbone_dropouts
 from ulmfit_tf.models.keyword_arguments import BASE_ARGUMENTS
 from ulmfit_tf.models.keyword_arguments import check_keyword_arguments
-from ulmfit_tf.models.preset_writer import write_preset
+from ulmfit_tf.models.preset_writer import AtomicPresetTask
 from ulmfit_tf.text.text_classifier_pipeline import TextClassifierPipeline
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import PADDING_ID
 from ulmfit_tf.text.ulmfit_text_classifier_preprocessor import ULMFiTTextClassifierPreprocessor
@@ -27,7 +27,7 @@ PROBLEM_TYPES = ("single_label", "multi_label", "regression")
 
 @keras.saving.register_keras_serializable(package="ulmfit_tf")
 @distribute_fixes
-class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifier):
+class ULMFiTTextClassifier(AtomicPresetTask, TextClassifierPipeline, keras_hub.models.TextClassifier):
     """ULMFiT's text classifier: AWD-LSTM encoder, concat pooling, head.
 
     Token ids `(batch, timesteps)`, padded after the text with the
@@ -294,48 +294,6 @@ class ULMFiTTextClassifier(TextClassifierPipeline, keras_hub.models.TextClassifi
         ```
         """
         return calibrate(self, texts, labels, batch_size)
-
-    def save_to_preset(self, preset_dir, max_shard_size=10, model_card=None, overwrite=False):
-        """Writes this classifier as a KerasHub preset folder, all at once.
-
-        KerasHub's layout (`config.json` and `model.weights.h5` for the
-        backbone, `task.json` and `task.weights.h5` for the head,
-        `preprocessor.json`, `tokenizer.json` and `assets/tokenizer/`,
-        `metadata.json`) with ulmfit-tf's manifest and a model card
-        (`README.md`); see `ulmfit_tf.models.preset_writer.write_preset`.
-
-        Args:
-            preset_dir: The folder: missing, empty, or (with `overwrite`) a
-                preset ulmfit-tf wrote.
-            max_shard_size: KerasHub's weight shard size, in GB.
-            model_card: Optional dict of the card's fields (`description`,
-                `data`, `command`, `minutes`, `validation_perplexity`,
-                `license`).
-            overwrite: Boolean, replace an existing preset folder.
-
-        Returns:
-            The folder, as a string.
-
-        Example:
-
-        ```python
-        classifier.save_to_preset("presets/reviews", model_card={"data": "Rotten Tomatoes"})
-        keras_hub.models.TextClassifier.from_preset("presets/reviews")
-        ```
-        """
-        base = super(ULMFiTTextClassifier, self)
-        return write_preset(
-            self, preset_dir, lambda folder: base.save_to_preset(folder, max_shard_size), model_card, overwrite
-        )
-
-    def load_task_weights(self, filepath):
-        # The file holds no optimizer state (`save_to_preset` leaves it out);
-        # Keras would warn that this model's optimizer finds none.
-        optimizer, self.optimizer = self.optimizer, None
-        try:
-            super().load_task_weights(filepath)
-        finally:
-            self.optimizer = optimizer
 
     def get_config(self):
         config = super().get_config()

@@ -5,8 +5,6 @@ import tensorflow as tf
 
 from ulmfit_tf.distribute import dtype_policy_scope
 from ulmfit_tf.distribute import per_replica_batch_size
-from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
-from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
 from ulmfit_tf.recipe import FinetuneSettings
 from ulmfit_tf.recipe import settings_with
 from ulmfit_tf.stages.checks import checked_language_model
@@ -66,26 +64,12 @@ def finetune_language_model(
     strategy = strategy or tf.distribute.get_strategy()
     dropout_multiplier = settings.dropout_multiplier
     with strategy.scope(), dtype_policy_scope(dtype_policy):
-        new_backbone = AWDLSTMBackbone.from_config(
-            dict(
-                backbone.get_config(),
-                stateful=True,
-                batch_size=per_replica_batch_size(settings.batch_size, strategy),
-                seed=seed,
-                dropout_multiplier=backbone.dropout_multiplier if dropout_multiplier is None else dropout_multiplier,
-            )
-        )
-        model = ULMFiTLanguageModel(
-            new_backbone,
-            output_dropout=source.output_dropout,
-            ar_alpha=source.ar_alpha,
-            tar_beta=source.tar_beta,
-            vocabulary=source.vocabulary,
-            preprocessor=source.preprocessor,
+        model = source.rebuilt(
             seed=seed,
+            stateful=True,
+            batch_size=per_replica_batch_size(settings.batch_size, strategy),
+            dropout_multiplier=backbone.dropout_multiplier if dropout_multiplier is None else dropout_multiplier,
         )
-        model.backbone.set_encoder_weights(backbone)
-        model.decoder_bias.bias.assign(source.decoder_bias.bias)
     return fit_language_model(
         model, texts, validation_texts, settings, factor=settings.factor, checkpoint_every=None,
         checkpoint_dir=checkpoint_dir, seed=seed, strategy=strategy, callbacks=callbacks, verbose=verbose,

@@ -115,18 +115,22 @@ def evaluate(classifiers, texts, labels, batch_size=64):
     return metrics
 
 
-def perplexity(language_model, texts, bptt=70):
+def perplexity(language_model, texts, bptt=70, batch_size=32):
     """Per-token perplexity of a language model on texts, read as one stream.
 
     The texts are laid out as in training (`language_model_dataset` without
     shuffling: the model's batch size in rows, `bptt` tokens a window) and
     the LSTM state carries from window to window, as fastai's `validate`
-    does. The model's state is reset before and after.
+    does. The model's state is reset before and after; a model that keeps
+    no state (the bundled preset) is read through a stateful copy
+    (`ULMFiTLanguageModel.rebuilt`) of `batch_size` rows.
 
     Args:
         language_model: A `ULMFiTLanguageModel` with its `preprocessor`.
         texts: List of strings.
         bptt: Integer, window length.
+        batch_size: Integer, rows of the stream for a model that keeps no
+            state (a stateful model reads with its own batch size).
 
     Returns:
         A float, or `None` when the texts hold less than one window.
@@ -139,6 +143,8 @@ def perplexity(language_model, texts, bptt=70):
     ```
     """
     model = checked_language_model(language_model)
+    if not model.backbone.stateful:
+        model = model.rebuilt(stateful=True, batch_size=batch_size)
     batch_size = model.backbone.batch_size
     data = language_model_dataset(texts, model.preprocessor.tokenizer, batch_size, bptt, shuffle=False)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
