@@ -24,6 +24,7 @@ MODEL_HELP = "classifier folder(s), several are ensembled; or one exported .tfli
 
 
 def pretrain(command):
+    """`pretrain`: the corpus, the run's options, every `PretrainSettings` field, the tokenizer and vectors."""
     command.add_argument("--texts", required=True, nargs="+", help="corpus files")
     command.add_argument("--validation", nargs="+", help="held-out text files")
     add_data_options(command, labels=False)
@@ -41,6 +42,7 @@ def pretrain(command):
 
 
 def finetune_lm(command):
+    """`finetune-lm`: the language model, the texts, the run's options, every `FinetuneSettings` field."""
     command.add_argument("--language-model", required=True, help=LANGUAGE_MODEL_HELP)
     command.add_argument("--texts", required=True, nargs="+", help="target-task text files (labels ignored)")
     command.add_argument("--validation", nargs="+", help="held-out text files")
@@ -52,6 +54,7 @@ def finetune_lm(command):
 
 
 def fit_classifier(command):
+    """`fit-classifier`: the language model, the labelled files, the run's options, every `ClassifierSettings` field."""
     command.add_argument("--language-model", required=True, help=LANGUAGE_MODEL_HELP)
     command.add_argument("--train", required=True, help="labelled training file")
     command.add_argument("--validation", help="labelled validation file")
@@ -130,6 +133,7 @@ def export(command):
 
 
 def pipeline(command):
+    """`pipeline`: the data, the recipe, and every setting of each stage (`--classifier-epochs`, ...)."""
     command.add_argument(
         "--language-model", metavar="PRESET_OR_FOLDER",
         help="the language model to fine-tune, as for finetune-lm (default: the recipe's; for `small` the bundled "

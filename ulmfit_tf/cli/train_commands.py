@@ -29,6 +29,7 @@ from ulmfit_tf.recipe import PretrainSettings
 
 
 def pretrain(args):
+    """`ulmfit-tf pretrain`: a language model (and its SentencePiece model) from corpus files."""
     if args.stream and (len(args.texts) != 1 or (args.validation and len(args.validation) != 1)):
         raise UserInputError("With --stream, give --texts (and --validation) one glob pattern each, e.g. 'corpus/*.txt'.")
     if args.case_fold and args.tokenizer:
@@ -49,6 +50,7 @@ def pretrain(args):
 
 
 def finetune_lm(args):
+    """`ulmfit-tf finetune-lm`: a language model fine-tuned on the target task's texts."""
     options = _run_options(args, "finetune")
     with _output(args, "language_model", options["strategy"]) as output:
         language_model = load_model(args.language_model, "language_model")
@@ -68,6 +70,7 @@ def _stream_of(language_model):
 
 
 def fit_classifier(args):
+    """`ulmfit-tf fit-classifier`: a classifier on a language model, from a labelled file."""
     settings = settings_from_options(args, ClassifierSettings)
     if settings.restore_best_weights and not args.validation:
         raise UserInputError("--restore-best-weights needs --validation FILE to choose the epoch on.")
@@ -84,6 +87,7 @@ def fit_classifier(args):
 
 
 def lr_find(args):
+    """`ulmfit-tf lr-find`: the classifier stage's LR range test, its plot and suggested rates."""
     check_new_file(args.plot, args.overwrite)
     texts, labels = read_labelled(args.train, args)
     language_model = load_model(args.language_model, "language_model")
