@@ -50,3 +50,13 @@ def test_the_temperature_travels_into_every_file(calibrated, tmp_path):
         export_tflite(calibrated, str(path), quantization=quantization)
         _, probabilities = TFLiteClassifier(str(path)).predict(TEXTS)
         np.testing.assert_allclose(probabilities, expected, atol=tolerance)
+    # MediaPipe's file, on the BERT inputs its TextClassifier writes for lower-cased text.
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tests.export.tflite_mediapipe_test import bert_inputs
+
+    lowered = [text.lower() for text in TEXTS]
+    path = export_tflite(calibrated, str(tmp_path / "mediapipe.tflite"), target="mediapipe")
+    run = Interpreter(model_path=path).get_signature_runner()
+    answers = np.concatenate([run(**bert_inputs(calibrated, text))["probability"] for text in lowered])
+    np.testing.assert_allclose(answers, keras_probabilities(calibrated, lowered), atol=1e-4)

@@ -103,6 +103,7 @@ class AWDLSTMBackbone(keras_hub.models.Backbone):
         dtype=None,
         **kwargs,
     ):
+        # One long constructor, in KerasHub's sections (layers, functional model, config), as its backbones are.
         check_keyword_arguments(type(self), kwargs)
         _check_arguments(vocabulary_size, embedding_dim, hidden_dim, num_layers, dropout_multiplier, stateful, batch_size)
 
