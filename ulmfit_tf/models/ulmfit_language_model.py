@@ -299,7 +299,9 @@ class ULMFiTLanguageModel(AtomicPresetTask, LSTMStateGeneration, keras_hub.model
         ```
         """
         seed = self.seed if seed is None else seed
-        backbone = AWDLSTMBackbone.from_config(dict(self.backbone.get_config(), seed=seed, **backbone_settings))
+        config = dict(self.backbone.get_config(), seed=seed)
+        config.pop("dtype")  # the policy in force (a stage's `dtype_policy`) unless `dtype=` is given
+        backbone = AWDLSTMBackbone.from_config(dict(config, **backbone_settings))
         model = ULMFiTLanguageModel(
             backbone, output_dropout=self.output_dropout, ar_alpha=self.ar_alpha, tar_beta=self.tar_beta,
             vocabulary=self.vocabulary, preprocessor=self.preprocessor, seed=seed,
