@@ -18,6 +18,8 @@ bundled name (`list_presets()`), a preset folder, or a `hf://` /
 
 import os
 
+from ulmfit_tf.bounded_reading import read_bounded
+from ulmfit_tf.bounded_reading import read_json_file
 from ulmfit_tf.convert.fastai import from_fastai
 from ulmfit_tf.convert.torch_file import read_state_dict
 from ulmfit_tf.convert.torch_file import read_vocabulary
@@ -141,6 +143,7 @@ def _load(cls, preset, settings):
     _check_confined(folder)
     manifest = read_manifest(folder)  # refuses a folder of another format
     if os.path.lexists(os.path.join(folder, CONFIG_FILE)):
+        _check_preset_files(folder)
         return _load_keras_hub(cls, folder, settings)
     if manifest is not None and manifest["kind"] in FILENAMES:
         model = load_model_directory(folder)
@@ -156,6 +159,18 @@ def _load(cls, preset, settings):
             f"`load_{'classifier' if isinstance(model, ULMFiTTextClassifier) else 'language_model'}`."
         )
     return _with_settings(model, settings)
+
+
+def _check_preset_files(folder):
+    """Refuses, in one line, JSON files too large or too deep and assets too large (KerasHub reads them unbounded)."""
+    damaged = "the preset is damaged; save it again"
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".json"):
+            read_json_file(confined_path(folder, name), damaged)
+    assets = os.path.join(folder, "assets")
+    for root, _, names in os.walk(assets) if os.path.isdir(assets) else ():
+        for name in names:
+            read_bounded(confined_path(folder, os.path.relpath(os.path.join(root, name), folder)), damaged)
 
 
 def _load_keras_hub(cls, preset, settings):

@@ -23,7 +23,7 @@ from tests.reliability.outputs_test import run
 from ulmfit_tf import cli
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.folders import write_file_atomically
-from ulmfit_tf.models import ULMFiTTextClassifier
+from ulmfit_tf.presets import load_classifier
 from ulmfit_tf.storage import link_new
 
 
@@ -122,7 +122,7 @@ def test_a_failed_tflite_export_removes_the_saved_model_it_wrote(models, tmp_pat
 
 
 def test_an_unfitted_classifier_exports_with_a_warning(models, tmp_path, capsys):
-    classifier = ULMFiTTextClassifier.from_preset(models["lm"], num_classes=2)
+    classifier = load_classifier(models["lm"], num_classes=2)
     with pytest.warns(UserWarning, match=r"The classifier was never trained \(its optimizer has taken no step\)"):
         from ulmfit_tf.export import export_saved_model
 

@@ -129,7 +129,7 @@ def test_oversized_json_files_are_not_read(models, tmp_path, capsys):
     predict_error(capsys, manifest, "ulmfit_tf.json' holds 100.0 MiB, more than the 16.0 MiB ulmfit-tf reads "
                                     "from such a file; the folder is damaged.")
     preset = copy(models["preset"], tmp_path / "preset")
-    with open(preset / "assets" / "sentencepiece.model", "ab") as f:
+    with open(preset / "assets" / "tokenizer" / "sentencepiece.model", "ab") as f:
         f.truncate(1 << 30)
     code, _, err = run(["fit-classifier", "--language-model", str(preset), "--train", models["train"],
                         "--output", str(tmp_path / "out")] + CLASSIFIER, capsys)

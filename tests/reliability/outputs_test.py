@@ -144,7 +144,7 @@ def test_checkpoints_sit_beside_the_output_and_a_changed_rerun_is_refused(files,
     other_labels.write_text(open(files["train"]).read().replace(",fresh", ",good").replace(",rotten", ",bad"))
     code, _, err = run(["fit-classifier", "--language-model", files["lm"], "--train", str(other_labels),
                         "--output", output, "--overwrite"] + CLASSIFIER, capsys)
-    one_line_error(code, err, "fit-classifier", "label_names ['fresh', 'rotten'] -> ['bad', 'good']; labels changed")
+    one_line_error(code, err, "fit-classifier", "(labels changed)")
     # The same settings resume from the last checkpoint: the same weights.
     old = load_model_directory(output).get_weights()
     code, _, err = run(argv + CLASSIFIER + ["--overwrite"], capsys)
@@ -159,7 +159,7 @@ def test_pretrain_on_another_corpus_does_not_reuse_the_old_weights(files, tmp_pa
     code, _, err = run(["pretrain", "--texts", files["corpus"], "--output", output, "--keep-checkpoints"] + TINY_LM, capsys)
     assert code == 0, err
     code, _, err = run(["pretrain", "--texts", files["other"], "--output", output, "--overwrite"] + TINY_LM, capsys)
-    one_line_error(code, err, "pretrain", "texts changed; tokenizer changed")
+    one_line_error(code, err, "pretrain", "(texts changed)")  # the tokenizer it trains follows the texts
 
 
 def test_export_never_replaces_what_it_did_not_write(classifier, tmp_path, capsys):

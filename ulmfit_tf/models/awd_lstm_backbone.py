@@ -252,7 +252,7 @@ class AWDLSTMBackbone(keras_hub.models.Backbone):
         config = super().get_config()
         # The dtype of the weights, not a mixed policy: mixed precision is a run setting (`--dtype-policy`), and
         # a model trained under `mixed_bfloat16` (float32 weights) loads in float32 unless a run asks again.
-        config["dtype"] = self.dtype_policy.variable_dtype
+        config["dtype"] = keras.dtype_policies.serialize(keras.DTypePolicy(self.dtype_policy.variable_dtype))
         config.update(
             {
                 "vocabulary_size": self.vocabulary_size,
