@@ -79,7 +79,15 @@ def fit_temperature(logits, targets, problem_type="single_label"):
 
 
 def negative_log_likelihood(logits, targets, problem_type="single_label"):
-    """Mean cross-entropy of softmax (single-label) or sigmoid (multi-label) logits, computed stably.
+    """Mean cross-entropy of softmax (single-label) or sigmoid (multi-label) logits: see `cross_entropies`."""
+    return float(np.mean(cross_entropies(logits, targets, problem_type)))
+
+
+def cross_entropies(logits, targets, problem_type="single_label"):
+    """Each text's cross-entropy of softmax (single-label) or sigmoid (multi-label) logits, computed stably.
+
+    Multi-label: the mean over the labels of each text's binary
+    cross-entropies.
 
     Args:
         logits: Float array `(texts, classes)`.
@@ -87,16 +95,16 @@ def negative_log_likelihood(logits, targets, problem_type="single_label"):
         problem_type: `"single_label"` or `"multi_label"`.
 
     Returns:
-        A float.
+        A float64 array `(texts,)`.
     """
     logits = np.asarray(logits, dtype=np.float64)
     if problem_type == "multi_label":
         truth = np.asarray(targets, dtype=np.float64)
-        return float(np.mean(np.maximum(logits, 0) - logits * truth + np.log1p(np.exp(-np.abs(logits)))))
+        return np.mean(np.maximum(logits, 0) - logits * truth + np.log1p(np.exp(-np.abs(logits))), axis=-1)
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_normaliser = np.log(np.exp(shifted).sum(axis=1))
     chosen = shifted[np.arange(len(shifted)), np.asarray(targets, dtype=np.int64)]
-    return float(np.mean(log_normaliser - chosen))
+    return log_normaliser - chosen
 
 
 def calibrate(classifier, texts, labels, batch_size=64):

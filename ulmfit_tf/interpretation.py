@@ -23,6 +23,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from ulmfit_tf.calibration import cross_entropies
+
 METHODS = ("integrated_gradients", "gradient")
 WORD_START = "\u2581"  # SentencePiece's mark of a piece that begins a word
 CASE_MARKERS = {"xxmaj": str.capitalize, "xxup": str.upper}  # fastai's word rules (`WordTokenizer`)
@@ -233,14 +235,8 @@ def _integrated_gradients(classifier, embedded, token_ids, class_id, steps):
 
 
 def _losses(problem_type, outputs, targets):
-    if problem_type == "single_label":
-        shifted = outputs - outputs.max(-1, keepdims=True)
-        log_probabilities = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-        return -log_probabilities[np.arange(len(targets)), np.asarray(targets, "int64")]
-    if problem_type == "multi_label":
-        truth = np.asarray(targets, "float64")
-        # Binary cross-entropy from logits, the numerically stable form.
-        return np.mean(np.maximum(outputs, 0) - outputs * truth + np.log1p(np.exp(-np.abs(outputs))), axis=-1)
+    if problem_type != "regression":
+        return cross_entropies(outputs, targets, problem_type)
     return np.sum((outputs - np.asarray(targets, "float64").reshape(outputs.shape)) ** 2, axis=-1)
 
 
