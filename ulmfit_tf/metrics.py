@@ -92,16 +92,28 @@ def expected_calibration_error(probabilities, targets, bins=CALIBRATION_BINS):
     Reference:
         - [Guo et al., 2017](https://arxiv.org/abs/1706.04599)
     """
+    rows = calibration_bins(probabilities, targets, bins)
+    total = sum(count * abs(accuracy - confidence) for _, _, confidence, accuracy, count in rows)
+    return float(total / sum(row[-1] for row in rows))
+
+
+def calibration_bins(probabilities, targets, bins=CALIBRATION_BINS):
+    """Per non-empty confidence bin `(low, high]`: `(low, high, mean confidence, accuracy, count)`.
+
+    The bins of `expected_calibration_error`, and of the report's
+    reliability diagram.
+    """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == np.asarray(targets)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.digitize(confidence, edges[1:-1], right=True)  # bin i holds (edges[i], edges[i + 1]]
-    total = 0.0
+    rows = []
     for index in np.unique(which):
         members = which == index
-        total += members.sum() * abs(correct[members].mean() - confidence[members].mean())
-    return float(total / len(confidence))
+        rows.append((edges[index], edges[index + 1], confidence[members].mean(), correct[members].mean(),
+                     int(members.sum())))
+    return rows
 
 
 def roc_auc(scores, positive):

@@ -11,6 +11,8 @@ import html
 
 import numpy as np
 
+from ulmfit_tf.metrics import calibration_bins
+
 WIDTH, HEIGHT, MARGIN = 360, 240, 40
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
@@ -55,28 +57,8 @@ def confusion_heatmap(matrix, names):
 
 
 def reliability_bins(probabilities, targets, bins=10):
-    """Per confidence bin: mean confidence, accuracy and count (single-label).
-
-    Args:
-        probabilities: Float array `(texts, classes)`.
-        targets: Integer class ids `(texts,)`.
-        bins: Integer, equal-width bins over (0, 1].
-
-    Returns:
-        A list of `(low, high, confidence, accuracy, count)` for the
-        non-empty bins.
-    """
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == np.asarray(targets)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
-    rows = []
-    for b in range(bins):
-        chosen = which == b
-        if chosen.any():
-            rows.append((edges[b], edges[b + 1], confidence[chosen].mean(), correct[chosen].mean(), int(chosen.sum())))
-    return rows
+    """Per confidence bin: `(low, high, mean confidence, accuracy, count)`: `metrics.calibration_bins`, 10 bins."""
+    return calibration_bins(probabilities, targets, bins)
 
 
 def reliability_diagram(rows):
