@@ -17,7 +17,9 @@ upgrade that changes them changes only this file:
   `with_signature_tensor_names`,
   `graph_ops`, `has_dynamic_numeric_tensors`);
 - the `api_implements="lstm_<uuid>"` convention by which the converter
-  fuses an LSTM into `UNIDIRECTIONAL_SEQUENCE_LSTM` (`fusable_lstm`).
+  fuses an LSTM into `UNIDIRECTIONAL_SEQUENCE_LSTM` (`fusable_lstm`), the
+  cell clipping it sets there (`without_lstm_cell_clip`) and the ops it
+  lets write the op's state (`without_ops_writing_variables`).
 """
 
 import uuid
@@ -130,6 +132,42 @@ def fusable_lstm():
         "go_backwards": False,
     }
     return tf.function(standard_lstm, autograph=False, experimental_attributes=attributes)
+
+
+def without_lstm_cell_clip(content):
+    """The TFLite flatbuffer `content` with no cell clipping in its `UNIDIRECTIONAL_SEQUENCE_LSTM` ops.
+
+    The converter fuses an LSTM with `cell_clip=10`, which the integer
+    kernel needs (its cell state is 16-bit fixed point) and Keras does not
+    do: a float or dynamic-range kernel then clips every |c| > 10.
+
+    Example:
+
+    ```python
+    content = without_lstm_cell_clip(converter.convert())
+    ```
+    """
+    model = _model_object(content)
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            if _builtin_code(model, op) == schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM:
+                op.builtinOptions.cellClip = 0.0
+    return _model_bytes(model)
+
+
+def without_ops_writing_variables(content):
+    """The TFLite flatbuffer `content` without the ops whose output is a variable tensor.
+
+    With `float16` weights the converter stores a fused LSTM's zero
+    initial state in float16 and a `DEQUANTIZE` op writes it into the
+    op's state, a variable tensor; the model verifier of MediaPipe and of
+    the Task Library refuses that ("Output tensor ... is a variable"). A
+    variable tensor starts at zero without it.
+    """
+    model = _model_object(content)
+    for graph in model.subgraphs:
+        graph.operators = [op for op in graph.operators if not any(graph.tensors[i].isVariable for i in op.outputs)]
+    return _model_bytes(model)
 
 
 def quantize_with_measured_ranges(calibrated, representative, interpreter):

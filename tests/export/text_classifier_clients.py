@@ -5,10 +5,12 @@ virtual environment holding only the client (`mediapipe`, which pins its
 own numpy and protobuf; or `tflite-support`, which needs numpy<2 and
 protobuf<4), so it imports neither ulmfit_tf nor TensorFlow. It reads a
 JSON request `{"client": "mediapipe" | "task_library", "model": path,
-"texts": [...], "timing_runs": n}` on stdin and prints JSON: the metadata
-read with MediaPipe's generated schema code (MediaPipe only), the packed
-files, each text's scores in label order (classified in the given order by
-one classifier) and the median time of one `classify` call.
+"texts": [...], "timing_runs": n, "orders": [[...], ...]}` on stdin and
+prints JSON: the metadata read with MediaPipe's generated schema code
+(MediaPipe only), the packed files, each text's scores in label order
+(classified in the given order by one classifier), the median time of one
+`classify` call and, for each of the optional `orders`, its texts' scores
+from a fresh classifier.
 """
 
 import io
@@ -25,22 +27,27 @@ def main():
     files = zipfile.ZipFile(io.BytesIO(content))
     labels = files.read("labels.txt").decode("utf-8").splitlines()
     mediapipe = request["client"] == "mediapipe"
-    classifier = mediapipe_classifier(request["model"]) if mediapipe else task_library_classifier(request["model"])
 
-    def classify(item):
+    def fresh_classifier():
+        return mediapipe_classifier(request["model"]) if mediapipe else task_library_classifier(request["model"])
+
+    def classify(classifier, item):
         classification = classifier.classify(item).classifications[0]
-        return classification.head_name, {c.category_name: c.score for c in classification.categories}
-
-    scores = []
-    for item in request["texts"]:
-        head, categories = classify(item)
+        categories = {c.category_name: c.score for c in classification.categories}
         # A category under the model's score threshold is left out: its score is `None`.
-        scores.append({"head": head, "scores": [categories.get(label) for label in labels]})
+        return {"head": classification.head_name, "scores": [categories.get(label) for label in labels]}
+
+    classifier = fresh_classifier()
+    scores = [classify(classifier, item) for item in request["texts"]]
     times = []
     for _ in range(request.get("timing_runs", 0)):
         start = time.perf_counter()
-        classify(request["texts"][0])
+        classify(classifier, request["texts"][0])
         times.append(time.perf_counter() - start)
+    orders = []
+    for order in request.get("orders", []):
+        fresh = fresh_classifier()
+        orders.append([classify(fresh, item)["scores"] for item in order])
     json.dump(
         {
             "metadata": read_metadata(content) if mediapipe else None,
@@ -48,6 +55,7 @@ def main():
             "labels": labels,
             "results": scores,
             "median_ms": 1000 * sorted(times)[len(times) // 2] if times else None,
+            "orders": orders,
         },
         sys.stdout,
     )

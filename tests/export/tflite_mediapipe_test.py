@@ -31,7 +31,7 @@ from ulmfit_tf.export import export_tflite
 from ulmfit_tf.export.tflite_full_integer import flatbuffer_metadata
 from ulmfit_tf.export.tflite_full_integer import graph_ops
 from ulmfit_tf.export.tflite_mediapipe import INPUTS
-from ulmfit_tf.export.tflite_mediapipe import unrolled_network
+from ulmfit_tf.export.tflite_mediapipe import mediapipe_network
 from ulmfit_tf.model_directory import save_model_directory
 from ulmfit_tf.models import AWDLSTMBackbone
 from ulmfit_tf.models import ULMFiTTextClassifier
@@ -72,12 +72,17 @@ def short_texts(classifier, reviews):
     return [text for text, length in zip(texts, lengths) if length <= LENGTH - 2]
 
 
-def bert_inputs(classifier, text, tokenizer=None):
-    """The inputs MediaPipe writes for a text already lowercased: `[CLS] pieces [SEP]` (both `xxunk`, 0), zeros."""
-    pieces = (tokenizer or classifier.preprocessor.tokenizer)([text]).to_list()[0][1:][: LENGTH - 2]
-    ids = np.zeros((1, LENGTH), "int32")
+def bert_inputs(classifier, text, tokenizer=None, padded=False):
+    """The inputs MediaPipe writes for a text already lowercased: `[CLS] pieces [SEP]` (both `xxunk`, 0).
+
+    Into `[1, None]` inputs MediaPipe writes every piece; `padded` writes
+    the first `LENGTH - 2` and zeros up to `LENGTH`, as into `[1, LENGTH]`.
+    """
+    pieces = (tokenizer or classifier.preprocessor.tokenizer)([text]).to_list()[0][1:]
+    pieces = pieces[: LENGTH - 2] if padded else pieces
+    ids = np.zeros((1, LENGTH if padded else len(pieces) + 2), "int32")
     ids[0, 1 : len(pieces) + 1] = pieces
-    mask = (np.arange(LENGTH) < len(pieces) + 2).astype("int32")[None]
+    mask = (np.arange(ids.shape[1]) < len(pieces) + 2).astype("int32")[None]
     return {"ids": ids, "segment_ids": np.zeros_like(ids), "mask": mask}
 
 
@@ -88,11 +93,12 @@ def test_file_has_one_graph_of_builtin_ops_and_bert_inputs(mediapipe_files):
         content = f.read()
     model = _root(content)
     assert len(_tables(model, 2)) == 1 and len(_tables(model, 7)) == 1  # subgraphs, signature_defs
-    ops = {name for name, _, _ in graph_ops(content)}
-    assert all(name.isupper() for name in ops) and not ops & {"WHILE", "IF", "UNIDIRECTIONAL_SEQUENCE_LSTM"}
+    ops = [name for name, _, _ in graph_ops(content)]
+    assert all(name.isupper() for name in ops) and not set(ops) & {"WHILE", "IF", "CUSTOM"}
+    assert ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2  # one fused op per LSTM
     interpreter = Interpreter(model_content=content)
     inputs = [(d["name"], list(d["shape_signature"]), d["dtype"]) for d in interpreter.get_input_details()]
-    assert inputs == [(name, [1, LENGTH], np.int32) for name in ("ids", "segment_ids", "mask")]
+    assert inputs == [(name, [1, -1], np.int32) for name in ("ids", "segment_ids", "mask")]
     (output,) = interpreter.get_output_details()
     assert (output["name"], list(output["shape_signature"]), output["dtype"]) == ("probability", [1, 2], np.float32)
     assert interpreter.get_signature_list() == {
@@ -147,18 +153,22 @@ def test_litert_answers_as_keras_whatever_came_before(classifier, mediapipe_file
 @pytest.mark.parametrize(
     "options", [{"reverse": True}, {"add_bos": False}, {"add_eos": True}, {"add_eos": True, "reverse": True}]
 )
-def test_unrolled_network_reads_the_text_as_each_tokenizer_does(classifier, options):
-    """`[CLS]`/`[SEP]` become `xxbos`/`xxeos` or are dropped, and a backward tokenizer's pieces are reversed."""
+def test_mediapipe_network_reads_the_text_as_each_tokenizer_does(classifier, options):
+    """`[CLS]`/`[SEP]` become `xxbos`/`xxeos` or are dropped, a backward tokenizer's pieces are reversed,
+    padding is not read, and a longer text is read as its first `LENGTH - 2` pieces."""
     tokenizer = SentencePieceTokenizer(proto=classifier.preprocessor.tokenizer.proto, **options)
     backbone = AWDLSTMBackbone(tokenizer.vocabulary_size(), 8, 12, 2, padding_id=1, seed=3)
     model = ULMFiTTextClassifier(backbone, 2, preprocessor=tokenizer, bptt=4, max_len=8, seed=3)
-    forward = unrolled_network(model, LENGTH)
-    texts = ["a fine, moving film.", "", "dull", "it drags " * 8]
+    forward = mediapipe_network(model, LENGTH)
+    texts = ["a fine, moving film.", "", "dull", "it drags " * 8, "on and on " * 40]
     # The forward tokenizer's pieces, as MediaPipe writes them.
     plain = SentencePieceTokenizer(proto=tokenizer.proto)
-    inputs = [bert_inputs(model, text, plain) for text in texts]
-    answers = np.concatenate([forward(*(tf.constant(x[name]) for name in INPUTS)).numpy() for x in inputs])
-    np.testing.assert_allclose(answers, model.predict(texts, verbose=0), atol=1e-5)
+    kept = [plain.detokenize([plain([text]).to_list()[0][1:][: LENGTH - 2]]).numpy()[0].decode() for text in texts]
+    expected = model.predict(kept, verbose=0)
+    for padded in (False, True):
+        inputs = [bert_inputs(model, text, plain, padded) for text in texts]
+        answers = np.concatenate([forward(*(tf.constant(x[name]) for name in INPUTS)).numpy() for x in inputs])
+        np.testing.assert_allclose(answers, expected, atol=1e-5, err_msg=f"padded={padded}")
 
 
 @pytest.mark.parametrize(
@@ -204,8 +214,8 @@ def client_python(name, requirements, check):
     return python
 
 
-def run_client(python, client, path, texts, timing_runs=0):
-    request = {"client": client, "model": path, "texts": texts, "timing_runs": timing_runs}
+def run_client(python, client, path, texts, timing_runs=0, orders=()):
+    request = {"client": client, "model": path, "texts": texts, "timing_runs": timing_runs, "orders": list(orders)}
     answer = subprocess.run([python, CLIENT], input=json.dumps(request), capture_output=True, text=True)
     assert answer.returncode == 0, answer.stderr[-3000:]
     return json.loads(answer.stdout)
