@@ -89,8 +89,9 @@ def export_tflite(
             otherwise, before the conversion starts).
         target: `"litert"` or `"mediapipe"` (`quantization` `"none"`,
             `"float16"` or `"dynamic_int8"`; a SentencePiece classifier).
-        sequence_length: Integer, for `target="mediapipe"`: the file's
-            input positions, `[CLS]` and `[SEP]` included (64: 62 pieces).
+        sequence_length: Integer, for `target="mediapipe"`: the positions
+            the file reads, `[CLS]` and `[SEP]` included (64: 62 pieces;
+            its inputs take any length).
         model_info: Optional dict, for `target="mediapipe"`: `name`,
             `description`, `version`, `author`, `license` written in the
             file's metadata.
