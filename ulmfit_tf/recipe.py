@@ -287,33 +287,18 @@ RECIPES = {
             min_steps=240, restore_best_weights=False,
         ),
     ),
-    # The paper's model size, for a GPU or a long CPU run.
+    # The paper's model size (the settings' defaults), for a GPU or a long CPU run.
     "paper": Recipe(
-        language_model=None,
-        pretrain_words=None,
-        pretrain=PretrainSettings(
-            vocabulary_size=15000, embedding_dim=400, hidden_dim=1152, num_layers=3, dropout_multiplier=1.0,
-            batch_size=64, bptt=72, epochs=4, learning_rate=5e-3,
-        ),
-        finetune=FinetuneSettings(batch_size=64, bptt=72, epochs=4, learning_rate=4e-3),
-        classifier=ClassifierSettings(
-            batch_size=64, epochs=5, learning_rate=1e-2, gradual_unfreezing=True, factor=2.6, dropout_multiplier=None,
-            min_steps=None, restore_best_weights=False,
-        ),
+        pretrain=PretrainSettings(epochs=4), finetune=FinetuneSettings(epochs=4), classifier=ClassifierSettings()
     ),
-    # Seconds, for tests.
+    # Seconds, for tests: fastai's classifier recipe on a tiny model.
     "tiny": Recipe(
-        language_model=None,
         pretrain_words=8_000,
         pretrain=PretrainSettings(
-            vocabulary_size=300, embedding_dim=16, hidden_dim=24, num_layers=2, dropout_multiplier=1.0,
-            batch_size=8, bptt=20, epochs=1, learning_rate=5e-3,
+            vocabulary_size=300, embedding_dim=16, hidden_dim=24, num_layers=2, batch_size=8, bptt=20
         ),
-        finetune=FinetuneSettings(batch_size=8, bptt=20, epochs=1, learning_rate=4e-3),
-        classifier=ClassifierSettings(
-            batch_size=32, epochs=2, learning_rate=1e-2, gradual_unfreezing=True, factor=2.6, dropout_multiplier=None,
-            min_steps=None, restore_best_weights=False,
-        ),
+        finetune=FinetuneSettings(batch_size=8, bptt=20),
+        classifier=ClassifierSettings(batch_size=32, epochs=2),
     ),
 }
 

@@ -9,17 +9,20 @@ training loop of our own, and every object can be used on its own.
 
 Each stage takes its settings (`ulmfit_tf.recipe`: `PretrainSettings`,
 `FinetuneSettings`, `ClassifierSettings`) as `settings=` and any of them as
-keyword overrides. Every stage takes `checkpoint_dir`: a checkpoint is
-written atomically after each epoch, and calling the stage again with the
-same arguments resumes from it and ends with the same weights as an
-uninterrupted run (`stages.fingerprints` says what "the same" means).
-`seed` makes runs reproducible. `backwards=True` trains on reversed text
+keyword overrides, and how it runs as keywords too (`RunOptions`:
+`checkpoint_dir`, `seed`, `strategy`, `dtype_policy`, `callbacks`,
+`verbose`). With `checkpoint_dir` a checkpoint is written atomically after
+each epoch, and calling the stage again with the same arguments resumes
+from it and ends with the same weights as an uninterrupted run
+(`stages.fingerprints` says what "the same" means). `seed` makes runs
+reproducible. `backwards=True` trains on reversed text
 (the paper's backward models); `predict` and `evaluate` average the
 probabilities of several classifiers (forward + backward ensemble).
 
 Modules: `pretrain`, `finetune`, `classifier` (with its LR range test),
 `inference` (predict, evaluate, perplexity), `language_model_training`
-(what both language-model stages share), `fingerprints`, `checks`.
+(what both language-model stages share), `run_options`, `fingerprints`,
+`checks`.
 
 Example:
 
@@ -40,8 +43,10 @@ from ulmfit_tf.stages.inference import evaluate
 from ulmfit_tf.stages.inference import perplexity
 from ulmfit_tf.stages.inference import predict
 from ulmfit_tf.stages.pretrain import pretrain_language_model
+from ulmfit_tf.stages.run_options import RunOptions
 
 __all__ = [
+    "RunOptions",
     "classifier_lr_find",
     "evaluate",
     "finetune_language_model",

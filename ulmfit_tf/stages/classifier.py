@@ -4,23 +4,21 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from ulmfit_tf.callbacks.gradual_unfreezing import GradualUnfreezing
 from ulmfit_tf.callbacks.lr_finder import lr_find
-from ulmfit_tf.distribute import dtype_policy_scope
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.labels import class_weights
 from ulmfit_tf.models.ulmfit_text_classifier import ULMFiTTextClassifier
 from ulmfit_tf.optimizers.discriminative import DiscriminativeOptimizer
 from ulmfit_tf.recipe import ClassifierSettings
-from ulmfit_tf.recipe import settings_with
 from ulmfit_tf.schedules.slanted_triangular import SlantedTriangularLR
 from ulmfit_tf.stages.checks import checked_language_model
 from ulmfit_tf.stages.checks import jit_compile
 from ulmfit_tf.stages.checks import label_names_of
 from ulmfit_tf.stages.checks import nonempty
 from ulmfit_tf.stages.fingerprints import classifier_fingerprint
+from ulmfit_tf.stages.run_options import RunOptions
 from ulmfit_tf.text.classification_dataset import classification_dataset
 from ulmfit_tf.text.classification_dataset import tokenize_all
 from ulmfit_tf.text.inputs import check_classes
@@ -37,13 +35,7 @@ def fit_classifier(
     settings=None,
     label_names=None,
     problem_type="single_label",
-    checkpoint_dir=None,
-    seed=0,
-    strategy=None,
-    dtype_policy=None,
-    callbacks=(),
-    verbose="auto",
-    **overrides,
+    **options,
 ):
     """Stage 3: trains a text classifier on the fine-tuned encoder.
 
@@ -81,9 +73,9 @@ def fit_classifier(
         label_names: Optional list of class names in id order. Defaults to
             the sorted labels seen.
         problem_type: `"single_label"`, `"multi_label"` or `"regression"`.
-        checkpoint_dir, seed, strategy, dtype_policy, callbacks, verbose:
-            As in `pretrain_language_model`.
-        **overrides: Settings to change in `settings`, e.g. `epochs=3`.
+        **options: How the stage runs (`RunOptions`: `checkpoint_dir`,
+            `seed`, `strategy`, `dtype_policy`, `callbacks`, `verbose`) and
+            settings to change in `settings`, e.g. `epochs=3`.
 
     Returns:
         The `ULMFiTTextClassifier` (its preprocessor reads with the language
@@ -98,24 +90,23 @@ def fit_classifier(
     classifier = fit_classifier(tuned, texts, labels, settings=RECIPES["small"].classifier)
     ```
     """
-    settings = settings_with(settings, ClassifierSettings, overrides)
+    settings, run = RunOptions.split(ClassifierSettings, settings, options)
     if settings.restore_best_weights and validation is None:
         raise UserInputError(
             "Argument `restore_best_weights` needs `validation` to choose the epoch on: pass "
             "`validation=(texts, labels)` or `restore_best_weights=False`."
         )
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(run.seed)
     source = checked_language_model(language_model)
     fingerprint = classifier_fingerprint(  # of the arguments as given, as the pipeline computes it
-        settings, source, texts, labels, validation, label_names=label_names, problem_type=problem_type, seed=seed,
-        dtype_policy=dtype_policy,
+        settings, source, texts, labels, validation, label_names=label_names, problem_type=problem_type,
+        seed=run.seed, dtype_policy=run.dtype_policy,
     )
     texts, labels, validation = _checked_data(texts, labels, validation, problem_type)
     if label_names is None and problem_type != "regression":
         label_names = label_names_of(labels, problem_type)
     weights = _class_weights(settings, labels, label_names, problem_type)  # refused before any work
-    strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope(), dtype_policy_scope(dtype_policy):
+    with run.scope():
         classifier = ULMFiTTextClassifier.from_language_model(
             source,
             num_classes=len(label_names) if label_names else (np.shape(labels[0]) or (1,))[0],
@@ -124,21 +115,21 @@ def fit_classifier(
             bptt=settings.bptt,
             max_len=settings.max_len,
             dropout_multiplier=settings.dropout_multiplier,
-            seed=seed,
+            seed=run.seed,
         )
-    train_data, validation_data = _datasets(classifier, texts, labels, validation, settings, seed, strategy, verbose)
+    train_data, validation_data = _datasets(classifier, texts, labels, validation, settings, run)
     steps = int(train_data(0).cardinality())
     epochs = settings.epochs
     if settings.min_steps is not None:
         epochs = max(epochs, math.ceil(settings.min_steps / steps))
-    _compile(classifier, settings, steps * epochs, strategy)
+    _compile(classifier, settings, steps * epochs, run.strategy)
     stage_callbacks = [_gradual_unfreezing(classifier)] if settings.gradual_unfreezing else []
     monitor = None
     if settings.restore_best_weights:
         monitor = "val_mae" if problem_type == "regression" else "val_accuracy"
     fit_by_epoch(
-        classifier, train_data, validation_data, epochs=epochs, checkpoint_dir=checkpoint_dir,
-        callbacks=stage_callbacks + list(callbacks), verbose=verbose, fingerprint=fingerprint,
+        classifier, train_data, validation_data, epochs=epochs, checkpoint_dir=run.checkpoint_dir,
+        callbacks=stage_callbacks + list(run.callbacks), verbose=run.verbose, fingerprint=fingerprint,
         restore_best_weights=monitor, class_weight=weights,
     )
     if settings.calibrate and validation is not None and problem_type != "regression":
@@ -165,15 +156,15 @@ def _checked_data(texts, labels, validation, problem_type):
     return texts, labels, validation
 
 
-def _datasets(classifier, texts, labels, validation, settings, seed, strategy, verbose):
+def _datasets(classifier, texts, labels, validation, settings, run):
     """`(train_data(epoch), validation_data)`: the texts tokenized once, batched by length each epoch."""
     targets = classifier.encode_targets(labels)
-    ids = tokenize_all(texts, classifier.preprocessor, progress=verbose != 0)  # once for every epoch
+    ids = tokenize_all(texts, classifier.preprocessor, progress=run.verbose != 0)  # once for every epoch
 
     def train_data(epoch):
         return classification_dataset(
-            ids, targets, classifier.preprocessor, batch_size=settings.batch_size, seed=seed + epoch,
-            batch_multiple=strategy.num_replicas_in_sync,
+            ids, targets, classifier.preprocessor, batch_size=settings.batch_size, seed=run.seed + epoch,
+            batch_multiple=run.strategy.num_replicas_in_sync,
         )
 
     validation_data = None

@@ -1,15 +1,13 @@
 """Stage 2: fine-tune a language model on the target task's texts."""
 
 import keras
-import tensorflow as tf
 
-from ulmfit_tf.distribute import dtype_policy_scope
 from ulmfit_tf.distribute import per_replica_batch_size
 from ulmfit_tf.recipe import FinetuneSettings
-from ulmfit_tf.recipe import settings_with
 from ulmfit_tf.stages.checks import checked_language_model
 from ulmfit_tf.stages.fingerprints import finetune_fingerprint
 from ulmfit_tf.stages.language_model_training import fit_language_model
+from ulmfit_tf.stages.run_options import RunOptions
 
 
 def finetune_language_model(
@@ -18,13 +16,7 @@ def finetune_language_model(
     validation_texts=None,
     *,
     settings=None,
-    checkpoint_dir=None,
-    seed=0,
-    strategy=None,
-    dtype_policy=None,
-    callbacks=(),
-    verbose="auto",
-    **overrides,
+    **options,
 ):
     """Stage 2: fine-tunes a language model on the target task's texts.
 
@@ -42,9 +34,9 @@ def finetune_language_model(
         settings: Optional `FinetuneSettings` (batch size, window, epochs,
             rate, `factor`, weight decay, `dropout_multiplier`: `None`
             keeps the source's). Defaults to the paper's.
-        checkpoint_dir, seed, strategy, dtype_policy, callbacks, verbose:
-            As in `pretrain_language_model`.
-        **overrides: Settings to change in `settings`, e.g. `epochs=2`.
+        **options: How the stage runs (`RunOptions`: `checkpoint_dir`,
+            `seed`, `strategy`, `dtype_policy`, `callbacks`, `verbose`) and
+            settings to change in `settings`, e.g. `epochs=2`.
 
     Returns:
         The fine-tuned `ULMFiTLanguageModel` (its `history` and
@@ -56,22 +48,22 @@ def finetune_language_model(
     tuned = finetune_language_model(lm, reviews + plot_summaries, batch_size=16, bptt=48, epochs=2)
     ```
     """
-    settings = settings_with(settings, FinetuneSettings, overrides)
-    keras.utils.set_random_seed(seed)
+    settings, run = RunOptions.split(FinetuneSettings, settings, options)
+    keras.utils.set_random_seed(run.seed)
     source = checked_language_model(language_model)
-    fingerprint = finetune_fingerprint(settings, source, texts, validation_texts, seed=seed, dtype_policy=dtype_policy)
+    fingerprint = finetune_fingerprint(
+        settings, source, texts, validation_texts, seed=run.seed, dtype_policy=run.dtype_policy
+    )
     backbone = source.backbone
-    strategy = strategy or tf.distribute.get_strategy()
     dropout_multiplier = settings.dropout_multiplier
-    with strategy.scope(), dtype_policy_scope(dtype_policy):
+    with run.scope():
         model = source.rebuilt(
-            seed=seed,
+            seed=run.seed,
             stateful=True,
-            batch_size=per_replica_batch_size(settings.batch_size, strategy),
+            batch_size=per_replica_batch_size(settings.batch_size, run.strategy),
             dropout_multiplier=backbone.dropout_multiplier if dropout_multiplier is None else dropout_multiplier,
         )
     return fit_language_model(
-        model, texts, validation_texts, settings, factor=settings.factor, checkpoint_every=None,
-        checkpoint_dir=checkpoint_dir, seed=seed, strategy=strategy, callbacks=callbacks, verbose=verbose,
+        model, texts, validation_texts, settings, run, factor=settings.factor, checkpoint_every=None,
         fingerprint=fingerprint,
     )

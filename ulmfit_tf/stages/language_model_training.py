@@ -13,10 +13,7 @@ from ulmfit_tf.text.language_model_source import LanguageModelSource
 from ulmfit_tf.training import fit_by_epoch
 
 
-def fit_language_model(
-    model, texts, validation_texts, settings, *, factor, checkpoint_every, checkpoint_dir, seed, strategy, callbacks,
-    verbose, fingerprint,
-):
+def fit_language_model(model, texts, validation_texts, settings, run, *, factor, checkpoint_every, fingerprint):
     """Trains a compiled-here stateful language model on a text stream; returns it.
 
     AdamW (betas 0.8, 0.99, the global norm of the gradients clipped at
@@ -34,7 +31,7 @@ def fit_language_model(
         settings: `PretrainSettings` or `FinetuneSettings`.
         factor: Float or `None`, the discriminative factor.
         checkpoint_every: Optional integer.
-        checkpoint_dir, seed, strategy, callbacks, verbose: As the stages.
+        run: The stage's `RunOptions` (its strategy resolved).
         fingerprint: Dict recorded in the checkpoints (`stages.fingerprints`).
 
     Returns:
@@ -43,9 +40,8 @@ def fit_language_model(
     Example:
 
     ```python
-    fit_language_model(model, texts, None, FinetuneSettings(), factor=2.6, checkpoint_every=None,
-                       checkpoint_dir=None, seed=0, strategy=tf.distribute.get_strategy(), callbacks=[],
-                       verbose=0, fingerprint=fingerprint)
+    settings, run = RunOptions.split(FinetuneSettings, None, {"verbose": 0})
+    fit_language_model(model, texts, None, settings, run, factor=2.6, checkpoint_every=None, fingerprint=fingerprint)
     ```
     """
     tokenizer = model.preprocessor.tokenizer
@@ -53,7 +49,7 @@ def fit_language_model(
     def source(texts, what):
         texts = texts if isinstance(texts, str) else nonempty(texts, what)
         return LanguageModelSource(
-            texts, tokenizer, settings.batch_size, settings.bptt, strategy, what=what, progress=verbose != 0
+            texts, tokenizer, settings.batch_size, settings.bptt, run.strategy, what=what, progress=run.verbose != 0
         )
 
     train = source(texts, "texts")
@@ -63,15 +59,15 @@ def fit_language_model(
     if validation_texts is not None:
         validation = source(validation_texts, "validation texts")
         validation_data, validation_steps = validation.dataset(shuffle=False), validation.steps
-    _compile(model, settings, factor, part_steps * parts * settings.epochs, strategy)
+    _compile(model, settings, factor, part_steps * parts * settings.epochs, run.strategy)
 
     def part(epoch):  # the Keras epoch's part of a pass over the texts
         passed, index = divmod(epoch, parts)
-        return train.dataset(seed=seed + passed, start=index * part_steps, steps=part_steps)
+        return train.dataset(seed=run.seed + passed, start=index * part_steps, steps=part_steps)
 
     fit_by_epoch(
-        model, part, validation_data, epochs=settings.epochs * parts, checkpoint_dir=checkpoint_dir,
-        callbacks=[ResetStateEachEpoch()] + list(callbacks), verbose=verbose, steps=part_steps,
+        model, part, validation_data, epochs=settings.epochs * parts, checkpoint_dir=run.checkpoint_dir,
+        callbacks=[ResetStateEachEpoch()] + list(run.callbacks), verbose=run.verbose, steps=part_steps,
         validation_steps=validation_steps, fingerprint=fingerprint,
     )
     return model

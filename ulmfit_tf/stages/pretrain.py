@@ -2,18 +2,16 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from ulmfit_tf.distribute import dtype_policy_scope
 from ulmfit_tf.distribute import per_replica_batch_size
 from ulmfit_tf.errors import UserInputError
 from ulmfit_tf.models.awd_lstm_backbone import AWDLSTMBackbone
 from ulmfit_tf.models.ulmfit_language_model import ULMFiTLanguageModel
 from ulmfit_tf.recipe import PretrainSettings
-from ulmfit_tf.recipe import settings_with
 from ulmfit_tf.stages.checks import nonempty
 from ulmfit_tf.stages.fingerprints import pretrain_fingerprint
 from ulmfit_tf.stages.language_model_training import fit_language_model
+from ulmfit_tf.stages.run_options import RunOptions
 from ulmfit_tf.text.language_model_source import first_lines
 from ulmfit_tf.text.language_model_source import text_files
 from ulmfit_tf.text.sentencepiece_tokenizer import SentencePieceTokenizer
@@ -30,13 +28,7 @@ def pretrain_language_model(
     tokenizer=None,
     embeddings=None,
     backwards=False,
-    checkpoint_dir=None,
-    seed=0,
-    strategy=None,
-    dtype_policy=None,
-    callbacks=(),
-    verbose="auto",
-    **overrides,
+    **options,
 ):
     """Stage 1: trains an AWD-LSTM language model on general-domain text.
 
@@ -81,26 +73,16 @@ def pretrain_language_model(
             tokenizer's pieces (`pretraining/word_vectors.py`).
         backwards: Boolean, train on reversed text (the paper's backward
             models).
-        checkpoint_dir: Optional folder for per-epoch checkpoints (resumed
-            from when present). With `checkpoint_every`, each pass over
-            `texts` is cut into equal parts of at least that many batches,
-            each part a Keras epoch (with its validation, its checkpoint and
-            a fresh LSTM state), so a long pass can stop and resume exactly
-            without losing more than one part; the batches of each pass that
-            do not fill a part are skipped, and `epochs` still counts passes.
-        seed: Integer, seeds weights, dropout and data order.
-        strategy: Optional `tf.distribute.Strategy` to train under (see
-            `ulmfit_tf.distribute`). `batch_size` is the global batch: each
-            of the replicas reads its own `batch_size / replicas` rows of
-            the stream, so they compute what one device computes.
-        dtype_policy: Optional Keras dtype policy of the model:
-            `"mixed_bfloat16"` or `"mixed_float16"` (with loss scaling).
-            The softmax, the loss and AR/TAR stay in float32. It is a
-            training setting: a saved model loads in float32, and each
-            stage takes its own `dtype_policy`.
-        callbacks: More Keras callbacks.
-        verbose: Keras' `fit` verbosity.
-        **overrides: Settings to change in `settings`, e.g. `epochs=2`.
+        **options: How the stage runs (`RunOptions`: `checkpoint_dir`,
+            `seed`, `strategy`, `dtype_policy`, `callbacks`, `verbose`) and
+            settings to change in `settings`, e.g. `epochs=2`. With
+            `checkpoint_dir` and the setting `checkpoint_every`, each pass
+            over `texts` is cut into equal parts of at least that many
+            batches, each part a Keras epoch (with its validation, its
+            checkpoint and a fresh LSTM state), so a long pass can stop and
+            resume exactly without losing more than one part; the batches of
+            each pass that do not fill a part are skipped, and `epochs`
+            still counts passes.
 
     Returns:
         The `ULMFiTLanguageModel`, its `preprocessor` holding the tokenizer,
@@ -113,21 +95,20 @@ def pretrain_language_model(
     lm = pretrain_language_model(news, held_out, embedding_dim=128, hidden_dim=320, epochs=2)
     ```
     """
-    settings = settings_with(settings, PretrainSettings, overrides)
+    settings, run = RunOptions.split(PretrainSettings, settings, options)
     fingerprint = pretrain_fingerprint(
-        settings, texts, validation_texts, tokenizer=tokenizer, embeddings=embeddings, backwards=backwards, seed=seed,
-        dtype_policy=dtype_policy,
+        settings, texts, validation_texts, tokenizer=tokenizer, embeddings=embeddings, backwards=backwards,
+        seed=run.seed, dtype_policy=run.dtype_policy,
     )
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(run.seed)
     if tokenizer is None:
         sample = first_lines(text_files(texts), TOKENIZER_SAMPLE_LINES) if isinstance(texts, str) else texts
         tokenizer = SentencePieceTokenizer.train(
             nonempty(sample, "texts"), vocabulary_size=settings.vocabulary_size, case_fold=settings.case_fold,
-            seed=seed,
+            seed=run.seed,
         )
     tokenizer = tokenizer.with_direction(backwards)
-    strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope(), dtype_policy_scope(dtype_policy):
+    with run.scope():
         backbone = AWDLSTMBackbone(
             vocabulary_size=tokenizer.vocabulary_size(),
             embedding_dim=settings.embedding_dim,
@@ -135,15 +116,14 @@ def pretrain_language_model(
             num_layers=settings.num_layers,
             dropout_multiplier=settings.dropout_multiplier,
             stateful=True,
-            batch_size=per_replica_batch_size(settings.batch_size, strategy),
-            seed=seed,
+            batch_size=per_replica_batch_size(settings.batch_size, run.strategy),
+            seed=run.seed,
         )
-        model = ULMFiTLanguageModel(backbone, preprocessor=tokenizer, seed=seed)
+        model = ULMFiTLanguageModel(backbone, preprocessor=tokenizer, seed=run.seed)
         if embeddings is not None:
             _start_embedding(backbone, embeddings)
     return fit_language_model(
-        model, texts, validation_texts, settings, factor=None, checkpoint_every=settings.checkpoint_every,
-        checkpoint_dir=checkpoint_dir, seed=seed, strategy=strategy, callbacks=callbacks, verbose=verbose,
+        model, texts, validation_texts, settings, run, factor=None, checkpoint_every=settings.checkpoint_every,
         fingerprint=fingerprint,
     )
 
