@@ -10,6 +10,10 @@ load:
 - Keras `predict_on_batch` on the 1 x 128 ids, as trained (no XLA: Keras'
   `jit_compile="auto"` is off on CPUs) and compiled with
   `jit_compile=True` (XLA, compiled once for the shape before timing);
+- Keras `predict([text])` on the text, as a user calls it: one batch of
+  texts runs the tokenizer and the model in one compiled function (no
+  XLA), so its time includes tokenization, which the fastai row's does
+  not;
 - fastai 2.8's eval-mode classifier (`get_text_classifier`, seq_len 72,
   max_len 1440) on the same ids under `torch.no_grad()`, when fastai is
   installed (`pip install -e .[bench]`, then `pip install --no-deps
@@ -141,6 +145,7 @@ def main():
             runner = TFLiteClassifier(files[quantization], num_threads=1)
             calls[f"TFLite {quantization}"] = lambda runner=runner: runner.predict_outputs([text])
         calls["Keras predict_on_batch"] = lambda: classifier.predict_on_batch(ids)
+        calls["Keras predict([text]), tokenizer included"] = lambda: classifier.predict([text], verbose=0)
         fast = xla_copy(classifier, ids)
         calls["Keras predict_on_batch, jit_compile=True"] = lambda: fast.predict_on_batch(ids)
         if with_fastai:

@@ -244,3 +244,24 @@ def test_errors():
         classifier().encode_targets(["fresh"])
     with pytest.raises(ValueError, match="same sizes"):
         classifier().load_encoder(language_model(vocabulary_size=61))
+
+
+def test_one_batch_of_texts_is_predicted_in_one_compiled_call(tokenizer, tmp_path):
+    model = classifier(preprocessor=tokenizer)
+    texts = TEXTS[:20]  # 20 texts of 2 to 10 words: many lengths, one batch
+    fast = model.predict(texts)
+    by_dataset = model.predict(texts, batch_size=8, verbose=0)  # three batches: Keras' predict on the length-bucketed dataset
+    assert model._text_predict is not None and fast.shape == (20, 2)
+    np.testing.assert_allclose(fast, by_dataset, atol=1e-6)
+    for i, text in enumerate(texts[:6]):  # one text at a time, each its own length: traced at most twice
+        np.testing.assert_allclose(model.predict([text]), fast[i : i + 1], atol=1e-6)
+        np.testing.assert_allclose(model.predict(text), fast[i : i + 1], atol=1e-6)
+    assert model._text_predict.function.experimental_get_tracing_count() <= 2
+    with pytest.raises(TypeError, match=r"^Argument `x` must hold strings\. Received: x\[1\]=3 \(int\)$"):
+        model.predict(["fine", 3])
+    model.preprocessor = ULMFiTTextClassifierPreprocessor(tokenizer, max_tokens=3)  # a new preprocessor is used
+    np.testing.assert_allclose(model.predict(texts), model.predict(texts, batch_size=8, verbose=0), atol=1e-6)
+    module = tf.Module()
+    module.model = model
+    tf.saved_model.save(module, str(tmp_path / "saved"))  # tf.Module tracking does not reach the holder's function
+    assert not hasattr(tf.saved_model.load(str(tmp_path / "saved")).model, "_text_predict")

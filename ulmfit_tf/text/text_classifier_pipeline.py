@@ -31,7 +31,11 @@ class TextClassifierPipeline:
     label `y`) or a string tensor, read by `check_texts` (anything but a
     string among them raises a `TypeError` naming its index); or a
     `tf.data.Dataset` of string batches (with their labels, as ids),
-    mapped through the preprocessor. `fit` batches lists of texts by length
+    mapped through the preprocessor. `predict` of one batch of texts (at
+    most `batch_size`, 32 by default, with no callbacks, steps or
+    distribution strategy) skips Keras' per-call dataset and callbacks: the
+    tokenizer and the model run in one compiled function, about 10 ms for
+    one review at the main job's size on one CPU core instead of ~40. `fit` batches lists of texts by length
     and shuffles them with the model's `seed`; `validation_data` may be
     `(texts, labels)` or a dataset of strings. `predict([])` returns an
     empty `(0, num_classes)` array.
@@ -133,10 +137,35 @@ class TextClassifierPipeline:
     def predict(self, x, batch_size=None, **kwargs):
         if _is_empty(x):  # Keras has no batch to run
             return np.zeros((0, self.num_classes), "float32")
+        if self._one_batch_of_texts(x, batch_size, kwargs):
+            return self._predict_texts(check_texts(x, "x"))
         data = self.text_dataset(x, batch_size=batch_size)
         if data is None:
             return keras.Model.predict(self, x, batch_size=batch_size, **kwargs)
         return keras.Model.predict(self, data, **kwargs)
+
+    def _one_batch_of_texts(self, x, batch_size, kwargs):
+        """Whether `predict` can run `x` as one batch in one compiled call (no dataset, callbacks or strategy)."""
+        if self.preprocessor is None or not _holds_texts(x) or isinstance(x, (tf.Tensor, tf.RaggedTensor)):
+            return False
+        count = 1 if isinstance(x, (str, bytes)) else len(x)
+        others = {key: value for key, value in kwargs.items() if key != "verbose"}
+        return count <= (batch_size or 32) and not any(others.values()) and not tf.distribute.has_strategy()
+
+    def _predict_texts(self, texts):
+        """The model's outputs for one batch of texts: tokenizer and model in one `tf.function`.
+
+        Keras' `predict` builds a `tf.data` pipeline and its callbacks for
+        every call (~25 ms); one text through this function costs its
+        tokenization in the graph and the model's forward pass. The function
+        is traced again only when the preprocessor changes (and once more
+        for a second shape: `reduce_retracing`).
+        """
+        compiled = getattr(self, "_text_predict", None)
+        if compiled is None or compiled.preprocessor is not self.preprocessor:
+            compiled = _TextPredictFunction(self)
+            self._text_predict = compiled
+        return keras.ops.convert_to_numpy(compiled.function(tf.constant(texts)))
 
     def preprocess_samples(self, x, y=None, sample_weight=None):
         # KerasHub's `train_on_batch`, `test_on_batch` and `predict_on_batch`
@@ -151,6 +180,14 @@ class TextClassifierPipeline:
                 "This classifier has no `preprocessor`, so it takes token ids, not strings. "
                 "Set `classifier.preprocessor` to the tokenizer or pass ids."
             )
+
+
+class _TextPredictFunction:
+    """A plain holder (neither Keras nor `tf.Module` tracks what it holds, so no SavedModel saves it)."""
+
+    def __init__(self, model):
+        self.preprocessor = preprocessor = model.preprocessor
+        self.function = tf.function(lambda texts: model(preprocessor(texts), training=False), reduce_retracing=True)
 
 
 def _is_empty(x):
