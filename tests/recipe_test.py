@@ -49,8 +49,9 @@ OLD_STAGE_DEFAULTS = dict(
     finetune=dict(factor=2.6, weight_decay=0.01, dropout_multiplier=None),
     classifier=dict(slanted_triangular=True, weight_decay=0.01, bptt=72, max_len=1440),
 )
-# Settings added after the old dict: no class weights, calibration on validation texts.
+# Settings added after the old dict: no class weights, calibration on validation texts, fine-tuning in one part.
 NEW_CLASSIFIER_DEFAULTS = dict(class_weight=None, calibrate=True)
+NEW_FINETUNE_DEFAULTS = dict(checkpoint_every=None)
 
 
 def as_old_recipe(recipe):
@@ -62,6 +63,7 @@ def as_old_recipe(recipe):
     flat.update(pretrain_epochs=pretrain.pop("epochs"), pretrain_learning_rate=pretrain.pop("learning_rate"))
     flat.update(finetune_epochs=finetune.pop("epochs"), finetune_learning_rate=finetune.pop("learning_rate"))
     classifier = dataclasses.asdict(recipe.classifier)
+    assert {k: finetune.pop(k) for k in NEW_FINETUNE_DEFAULTS} == NEW_FINETUNE_DEFAULTS
     rest = dict(
         pretrain={k: pretrain.pop(k) for k in OLD_STAGE_DEFAULTS["pretrain"]},
         finetune=finetune,

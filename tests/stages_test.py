@@ -295,6 +295,33 @@ def test_checkpoint_every_cuts_a_pass_into_parts_that_resume_exactly(language_mo
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_fine_tuning_in_parts_resumes_exactly(language_model, tmp_path):
+    texts = [a["text"] for a in datasets.load_news_articles()[:30]]
+    steps = LanguageModelSource(texts, language_model.preprocessor.tokenizer, batch_size=8, bptt=16).steps
+    parts = steps // 4
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    def finetune(**options):
+        return stages.finetune_language_model(
+            language_model, texts, texts[:4], batch_size=8, bptt=16, checkpoint_every=4, seed=0, verbose=0, **options
+        )
+
+    straight = finetune()
+    assert parts >= 2 and len(straight.history.history["val_loss"]) == parts  # one pass, a validation per part
+    assert straight.fingerprint["checkpoint_every"] == 4
+    checkpoints = str(tmp_path / "checkpoints")
+    with pytest.raises(KeyboardInterrupt):
+        finetune(checkpoint_dir=checkpoints, callbacks=[Interrupt()])
+    assert sorted(os.listdir(checkpoints)) == ["epoch_0001"]
+    resumed = finetune(checkpoint_dir=checkpoints)
+    for a, b in zip(weights_of(resumed), weights_of(straight)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_pretraining_starts_from_the_given_embeddings(language_model):
     news = [a["text"] for a in datasets.load_news_articles()[:40]]
     tokenizer = language_model.preprocessor.tokenizer

@@ -188,6 +188,9 @@ class FinetuneSettings(_Settings):
     )
     weight_decay: float = setting(0.01, "AdamW's decoupled weight decay", zero=True)
     dropout_multiplier: float | None = setting(None, "scales every dropout (default: the language model's)", zero=True)
+    checkpoint_every: int | None = setting(
+        None, "cut each pass into parts of at least this many updates, each checkpointed and validated"
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,7 +33,9 @@ def finetune_language_model(
         validation_texts: Optional list of strings.
         settings: Optional `FinetuneSettings` (batch size, window, epochs,
             rate, `factor`, weight decay, `dropout_multiplier`: `None`
-            keeps the source's). Defaults to the paper's.
+            keeps the source's; `checkpoint_every` cuts each pass into
+            checkpointed parts, as in `pretrain_language_model`). Defaults
+            to the paper's.
         **options: How the stage runs (`RunOptions`: `checkpoint_dir`,
             `seed`, `strategy`, `dtype_policy`, `callbacks`, `verbose`) and
             settings to change in `settings`, e.g. `epochs=2`.
@@ -64,6 +66,6 @@ def finetune_language_model(
             dropout_multiplier=backbone.dropout_multiplier if dropout_multiplier is None else dropout_multiplier,
         )
     return fit_language_model(
-        model, texts, validation_texts, settings, run, factor=settings.factor, checkpoint_every=None,
-        fingerprint=fingerprint,
+        model, texts, validation_texts, settings, run, factor=settings.factor,
+        checkpoint_every=settings.checkpoint_every, fingerprint=fingerprint,
     )
