@@ -102,6 +102,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--torch-threads", type=int, default=1, help="PyTorch's intra-op threads")
+    parser.add_argument("--policies", nargs="+", default=["float32", "mixed_bfloat16"],
+                        choices=["float32", "mixed_bfloat16"], help="ulmfit-tf's dtype policies to time")
     parser.add_argument("--stock", action="store_true", help="also time the step with Keras' LSTM backward and loss")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args()
@@ -113,10 +115,8 @@ def main():
         print("fastai not installed: measuring ulmfit-tf alone.", file=sys.stderr)
     rows = []
     for size in args.sizes:
-        steps = {
-            "ulmfit-tf fp32": ulmfit_tf_step(size, "float32"),
-            "ulmfit-tf mixed_bfloat16": ulmfit_tf_step(size, "mixed_bfloat16"),
-        }
+        names = {"float32": "ulmfit-tf fp32", "mixed_bfloat16": "ulmfit-tf mixed_bfloat16"}
+        steps = {names[policy]: ulmfit_tf_step(size, policy) for policy in args.policies}
         if args.stock:
             steps["ulmfit-tf fp32, Keras' LSTM backward and loss"] = ulmfit_tf_step(size, "float32", stock=True)
         if with_fastai:

@@ -11,6 +11,22 @@ import time
 SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
 
 
+# What makes this CPU run the code an AVX2-only x86 CPU runs (no AVX-512, VNNI, BF16 or AMX): TensorFlow
+# turns oneDNN on by default only where the CPU has VNNI, BF16 or AMX, so on AVX2-only CPUs its matrix
+# products are Eigen's (built for AVX, no FMA); PyTorch's own kernels, MKL and oneDNN capped at AVX2.
+AVX2_CODE_PATH = {
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+}
+
+
+def avx2_code_path():
+    """Whether this process runs as on an AVX2-only CPU (every variable of `AVX2_CODE_PATH` set)."""
+    return all(os.environ.get(name) == value for name, value in AVX2_CODE_PATH.items())
+
+
 def cpu_name():
     """The CPU model and the flags of `SPEED_FLAGS` it has, e.g. "Intel Xeon (avx2 fma avx512f ...)"."""
     name, flags = platform.processor() or platform.machine(), set()
@@ -24,7 +40,11 @@ def cpu_name():
                     break
     except OSError:
         pass
-    return f"{name} (flags: {' '.join(flag for flag in SPEED_FLAGS if flag in flags) or 'none of ' + ', '.join(SPEED_FLAGS)})"
+    found = " ".join(flag for flag in SPEED_FLAGS if flag in flags) or "none of " + ", ".join(SPEED_FLAGS)
+    where = ""
+    if avx2_code_path():
+        where = " run on the AVX2-only code path (" + " ".join(f"{k}={v}" for k, v in AVX2_CODE_PATH.items()) + ")"
+    return f"{name} (flags: {found}){where}"
 
 
 def append_row(path, row):
@@ -38,6 +58,8 @@ def append_row(path, row):
 def write_section(heading, details, table, path="BENCHMARKS.md"):
     """Replaces (or appends) the `## heading` section with the command that
     ran (this process' own), `details`, the machine and date, and `table`."""
+    if avx2_code_path():
+        heading += ", AVX2 code path"
     command = " ".join(["python", os.path.relpath(sys.argv[0])] + sys.argv[1:])
     section = "\n".join(
         [
