@@ -12,6 +12,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from tests.conftest import default_signals
 from ulmfit_tf import cli
 from ulmfit_tf import datasets
 from ulmfit_tf import stages
@@ -152,7 +153,7 @@ def test_a_signal_leaves_a_complete_prefix_of_rows_and_says_how_many(models, tmp
     argv = ["predict", "--model", models["folder"], "--data", models["texts"], "--chunk-size", "8", "--output",
             str(output)]
     child = subprocess.Popen([sys.executable, str(script)] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, preexec_fn=default_signals)
     assert any("paused" in line for line in child.stdout), child.stderr.read()
     child.send_signal(signum)
     _, err = child.communicate(timeout=120)
@@ -174,7 +175,7 @@ def test_a_kill_mid_run_cuts_the_file_at_a_row_boundary(models, tmp_path):
     data.write_text("\n".join(lines) + "\n")
     child = subprocess.Popen([sys.executable, "-m", "ulmfit_tf.cli", "predict", "--model", models["folder"], "--data",
                               str(data), "--chunk-size", "512", "--output", str(output)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     partial = str(output) + ".partial"
     deadline = time.monotonic() + 300
     while not (os.path.exists(partial) and os.path.getsize(partial) > 100_000) and time.monotonic() < deadline:

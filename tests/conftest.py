@@ -18,3 +18,16 @@ def save_and_reload(model, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     return keras.saving.load_model(path)
+
+
+def default_signals():
+    """`Popen(preexec_fn=...)`: the child starts with SIGINT, SIGTERM and SIGHUP at their defaults.
+
+    A shell runs a background job with SIGINT ignored (and `nohup` SIGHUP),
+    the child inherits that, and the CLI keeps an ignored signal ignored: a
+    signal test run from such a job would wait for a signal that never acts.
+    """
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)

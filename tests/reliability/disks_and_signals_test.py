@@ -16,6 +16,7 @@ import warnings
 
 import pytest
 
+from tests.conftest import default_signals
 from tests.reliability.hostile_files_test import models  # noqa: F401  (a fixture)
 from tests.reliability.outputs_test import CLASSIFIER
 from tests.reliability.outputs_test import one_line_error
@@ -165,7 +166,7 @@ def interrupt(tmp_path, point, signum, argv):
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     child = subprocess.Popen([sys.executable, str(script), point] + argv, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     assert any("paused" in line for line in child.stdout), child.stderr.read()
     child.send_signal(signum)
     _, err = child.communicate(timeout=120)
