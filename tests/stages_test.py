@@ -265,17 +265,28 @@ def test_restore_best_weights_keeps_the_epoch_of_best_validation_accuracy(langua
     assert classifier.fingerprint["restore_best_weights"] is True
 
 
+def assert_resumes_exactly(run, straight, checkpoints, stop_at):
+    """`run(**options)` stopped as by Ctrl-C at the start of epoch `stop_at` ends, rerun, with `straight`'s weights."""
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == stop_at:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(checkpoint_dir=checkpoints, callbacks=[Interrupt()])
+    assert sorted(os.listdir(checkpoints)) == [f"epoch_{stop_at:04d}"]
+    resumed = run(checkpoint_dir=checkpoints)
+    for a, b in zip(weights_of(resumed), weights_of(straight)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_checkpoint_every_cuts_a_pass_into_parts_that_resume_exactly(language_model, tmp_path):
     news = [a["text"] for a in datasets.load_news_articles()[:40]]
     sizes = {k: v for k, v in TINY.items() if k != "vocabulary_size"}
     tokenizer = language_model.preprocessor.tokenizer
     steps = LanguageModelSource(news[:36], tokenizer, batch_size=8, bptt=16).steps
     parts = steps // 5
-
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 2:
-                raise KeyboardInterrupt
 
     def pretrain(**options):
         keras.utils.set_random_seed(0)
@@ -286,24 +297,13 @@ def test_checkpoint_every_cuts_a_pass_into_parts_that_resume_exactly(language_mo
     straight = pretrain()
     assert len(straight.history.history["val_loss"]) == 2 * parts  # a validation per part
     assert int(straight.optimizer.iterations) == 2 * parts * (steps // parts)
-    checkpoints = str(tmp_path / "checkpoints")
-    with pytest.raises(KeyboardInterrupt):
-        pretrain(checkpoint_dir=checkpoints, callbacks=[Interrupt()])
-    assert sorted(os.listdir(checkpoints)) == ["epoch_0002"]
-    resumed = pretrain(checkpoint_dir=checkpoints)
-    for a, b in zip(weights_of(resumed), weights_of(straight)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_resumes_exactly(pretrain, straight, str(tmp_path / "checkpoints"), stop_at=2)
 
 
 def test_fine_tuning_in_parts_resumes_exactly(language_model, tmp_path):
     texts = [a["text"] for a in datasets.load_news_articles()[:30]]
     steps = LanguageModelSource(texts, language_model.preprocessor.tokenizer, batch_size=8, bptt=16).steps
     parts = steps // 4
-
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt
 
     def finetune(**options):
         return stages.finetune_language_model(
@@ -313,13 +313,7 @@ def test_fine_tuning_in_parts_resumes_exactly(language_model, tmp_path):
     straight = finetune()
     assert parts >= 2 and len(straight.history.history["val_loss"]) == parts  # one pass, a validation per part
     assert straight.fingerprint["checkpoint_every"] == 4
-    checkpoints = str(tmp_path / "checkpoints")
-    with pytest.raises(KeyboardInterrupt):
-        finetune(checkpoint_dir=checkpoints, callbacks=[Interrupt()])
-    assert sorted(os.listdir(checkpoints)) == ["epoch_0001"]
-    resumed = finetune(checkpoint_dir=checkpoints)
-    for a, b in zip(weights_of(resumed), weights_of(straight)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_resumes_exactly(finetune, straight, str(tmp_path / "checkpoints"), stop_at=1)
 
 
 def test_pretraining_starts_from_the_given_embeddings(language_model):
