@@ -66,6 +66,5 @@ def finetune_language_model(
             dropout_multiplier=backbone.dropout_multiplier if dropout_multiplier is None else dropout_multiplier,
         )
     return fit_language_model(
-        model, texts, validation_texts, settings, run, factor=settings.factor,
-        checkpoint_every=settings.checkpoint_every, fingerprint=fingerprint,
+        model, texts, validation_texts, settings, run, factor=settings.factor, fingerprint=fingerprint,
     )

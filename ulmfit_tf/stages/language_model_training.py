@@ -13,14 +13,14 @@ from ulmfit_tf.text.language_model_source import LanguageModelSource
 from ulmfit_tf.training import fit_by_epoch
 
 
-def fit_language_model(model, texts, validation_texts, settings, run, *, factor, checkpoint_every, fingerprint):
+def fit_language_model(model, texts, validation_texts, settings, run, *, factor, fingerprint):
     """Trains a compiled-here stateful language model on a text stream; returns it.
 
     AdamW (betas 0.8, 0.99, the global norm of the gradients clipped at
     `GRADIENT_CLIP_NORM`) under slanted triangular rates peaking at
     `settings.learning_rate`, discriminative by `factor` when it is not
-    `None`. With `checkpoint_every`, each pass is cut into equal parts of
-    at least that many batches, each a Keras epoch (see
+    `None`. With `settings.checkpoint_every`, each pass is cut into equal
+    parts of at least that many batches, each a Keras epoch (see
     `pretrain_language_model`).
 
     Args:
@@ -29,9 +29,8 @@ def fit_language_model(model, texts, validation_texts, settings, run, *, factor,
         texts: List of strings or a glob pattern of text files.
         validation_texts: Optional list of strings or glob pattern.
         settings: `PretrainSettings` or `FinetuneSettings`.
-        factor: Float or `None`, the discriminative factor.
-        checkpoint_every: Optional integer.
         run: The stage's `RunOptions` (its strategy resolved).
+        factor: Float or `None`, the discriminative factor.
         fingerprint: Dict recorded in the checkpoints (`stages.fingerprints`).
 
     Returns:
@@ -41,7 +40,7 @@ def fit_language_model(model, texts, validation_texts, settings, run, *, factor,
 
     ```python
     settings, run = RunOptions.split(FinetuneSettings, None, {"verbose": 0})
-    fit_language_model(model, texts, None, settings, run, factor=2.6, checkpoint_every=None, fingerprint=fingerprint)
+    fit_language_model(model, texts, None, settings, run, factor=2.6, fingerprint=fingerprint)
     ```
     """
     tokenizer = model.preprocessor.tokenizer
@@ -53,7 +52,8 @@ def fit_language_model(model, texts, validation_texts, settings, run, *, factor,
         )
 
     train = source(texts, "texts")
-    parts = 1 if checkpoint_every is None else max(1, train.steps // checkpoint_every)
+    every = settings.checkpoint_every
+    parts = 1 if every is None else max(1, train.steps // every)
     part_steps = train.steps // parts
     validation_data = validation_steps = None
     if validation_texts is not None:

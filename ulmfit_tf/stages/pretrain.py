@@ -123,8 +123,7 @@ def pretrain_language_model(
         if embeddings is not None:
             _start_embedding(backbone, embeddings)
     return fit_language_model(
-        model, texts, validation_texts, settings, run, factor=None, checkpoint_every=settings.checkpoint_every,
-        fingerprint=fingerprint,
+        model, texts, validation_texts, settings, run, factor=None, fingerprint=fingerprint,
     )
 
 
