@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from ulmfit_tf.layers import lstm_kernel
 from ulmfit_tf.layers import weight_drop_lstm
 from ulmfit_tf.layers.lstm_kernel import lstm_sequence
 from ulmfit_tf.layers.lstm_kernel import masked_lstm_sequence
@@ -57,7 +58,33 @@ MASKS = {
     ),
     # A long document beside short ones.
     "long": lengths_mask([300, 2, 150, 299], 300),
+    # Padded past every row's end (a bucketed length), and a batch with no real step.
+    "bucketed": lengths_mask([3, 1, 2], 16),
+    "empty": lengths_mask([0, 0], 4),
 }
+
+
+def test_the_masked_loop_stops_after_the_longest_row():
+    """Steps after every row's end are never run: NaN there reaches no output and no gradient."""
+    rng = np.random.default_rng(0)
+    mask = lengths_mask([3, 1, 5], 12)
+    projected = rng.normal(size=(3, 12, 8)).astype("float32")
+    h0, c0, kernel = (tf.constant(rng.normal(size=shape), tf.float32) for shape in [(3, 2), (3, 2), (2, 8)])
+    poisoned = projected.copy()
+    poisoned[:, 5:] = np.nan
+
+    def run(inputs, steps):
+        x = tf.constant(inputs[:, :steps])
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel])
+            outputs, h, c = masked_lstm_sequence(x, mask[:, :steps], h0, c0, kernel)
+            loss = tf.reduce_sum(outputs[:, :5] ** 2) + tf.reduce_sum(h * c)
+        return [outputs[:, :5], h, c, *tape.gradient(loss, [x, kernel])]
+
+    expected, actual = run(projected, 5), run(poisoned, 12)
+    actual[3] = actual[3][:, :5]
+    for a, b in zip(actual, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
@@ -99,13 +126,13 @@ def test_weight_drop_lstm_takes_the_hand_written_path_only_where_it_applies(monk
     layer = WeightDropLSTM(5, weight_dropout=0.5, return_sequences=True, seed=3)
     layer(x)
     calls = []
-    real = lstm_sequence
+    real = lstm_kernel._lstm_sequence  # the loop both the plain and the masked path run
 
     def spy(*args):
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr("ulmfit_tf.layers.lstm_kernel.lstm_sequence", spy)
+    monkeypatch.setattr(lstm_kernel, "_lstm_sequence", spy)
     layer(x, mask=mask, training=True)
     assert calls == [1]
     backwards = WeightDropLSTM(5, return_sequences=True, go_backwards=True)

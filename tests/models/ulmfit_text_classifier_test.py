@@ -253,10 +253,18 @@ def test_one_batch_of_texts_is_predicted_in_one_compiled_call(tokenizer, tmp_pat
     by_dataset = model.predict(texts, batch_size=8, verbose=0)  # three batches: Keras' predict on the length-bucketed dataset
     assert model._text_predict is not None and fast.shape == (20, 2)
     np.testing.assert_allclose(fast, by_dataset, atol=1e-6)
-    for i, text in enumerate(texts[:6]):  # one text at a time, each its own length: traced at most twice
-        np.testing.assert_allclose(model.predict([text]), fast[i : i + 1], atol=1e-6)
-        np.testing.assert_allclose(model.predict(text), fast[i : i + 1], atol=1e-6)
-    assert model._text_predict.function.experimental_get_tracing_count() <= 2
+    assert model._text_predict.function.experimental_get_tracing_count() == 1
+    for i, text in enumerate(texts[:6]):  # one text at a time, each its own length: XLA, once per bucket
+        np.testing.assert_allclose(model.predict([text]), fast[i : i + 1], atol=1e-5)
+        np.testing.assert_allclose(model.predict(text), fast[i : i + 1], atol=1e-5)
+    lengths = [model.preprocessor([text]).shape[1] for text in texts[:6]]
+    buckets = {model._text_predict.bucket(n) for n in lengths}
+    assert model._text_predict.one_text.experimental_get_tracing_count() == len(buckets) < len(set(lengths))
+    assert model._text_predict.function.experimental_get_tracing_count() == 1
+    long_text = " ".join(texts)  # a longer bucket, its own compilation
+    np.testing.assert_allclose(model.predict([long_text]), model.predict([long_text, "x"], batch_size=1)[:1], atol=1e-5)
+    assert model._text_predict.one_text.experimental_get_tracing_count() == len(buckets) + 1
+    assert [model._text_predict.bucket(n) for n in (1, 16, 17, 33, 100)] == [16, 16, 32, 64, 128]
     with pytest.raises(TypeError, match=r"^Argument `x` must hold strings\. Received: x\[1\]=3 \(int\)$"):
         model.predict(["fine", 3])
     model.preprocessor = ULMFiTTextClassifierPreprocessor(tokenizer, max_tokens=3)  # a new preprocessor is used

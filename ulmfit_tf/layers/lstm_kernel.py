@@ -40,8 +40,14 @@ def lstm_sequence(projected, initial_h, initial_c, recurrent_kernel):
         each `(batch, timesteps, units)`; the last step's are the final
         state.
     """
+    return _lstm_prefix(projected, initial_h, initial_c, recurrent_kernel, tf.shape(projected)[1])
+
+
+def _lstm_prefix(projected, initial_h, initial_c, recurrent_kernel, steps):
+    """`lstm_sequence` run over the first `steps` timesteps only; zeros after them."""
     # Tensors, not variables: the gradient of a variable read is the caller's.
-    return _lstm_sequence(*(tf.identity(x) for x in (projected, initial_h, initial_c, recurrent_kernel)))
+    tensors = (projected, initial_h, initial_c, recurrent_kernel)
+    return _lstm_sequence(*(tf.identity(x) for x in tensors), tf.cast(steps, tf.int32))
 
 
 def masked_lstm_sequence(projected, mask, initial_h, initial_c, recurrent_kernel, zero_output_for_mask=False):
@@ -70,9 +76,13 @@ def masked_lstm_sequence(projected, mask, initial_h, initial_c, recurrent_kernel
     real = tf.cast(mask, tf.bool)
     positions = tf.range(tf.shape(real)[1])[None, :]
     real_first = tf.argsort(tf.where(real, positions, positions + tf.shape(real)[1]), axis=1)
-    hs, cs = lstm_sequence(tf.gather(projected, real_first, batch_dims=1), initial_h, initial_c, recurrent_kernel)
-    # Step t shows the output of the last real step at or before it.
     read = tf.cumsum(tf.cast(real, tf.int32), axis=1)
+    # The loop stops after the longest row's real steps: what follows is read by nothing, so a batch
+    # padded further (a bucketed length) costs no more steps.
+    hs, cs = _lstm_prefix(
+        tf.gather(projected, real_first, batch_dims=1), initial_h, initial_c, recurrent_kernel, tf.reduce_max(read[:, -1])
+    )
+    # Step t shows the output of the last real step at or before it.
     shown = real if zero_output_for_mask else read > 0
     outputs = tf.where(shown[:, :, None], tf.gather(hs, tf.maximum(read - 1, 0), batch_dims=1), tf.zeros([], hs.dtype))
     count = read[:, -1]
@@ -84,10 +94,12 @@ def masked_lstm_sequence(projected, mask, initial_h, initial_c, recurrent_kernel
 
 
 @tf.custom_gradient
-def _lstm_sequence(projected, initial_h, initial_c, recurrent_kernel):
+def _lstm_sequence(projected, initial_h, initial_c, recurrent_kernel, steps):
     dtype = projected.dtype
     inputs = tf.transpose(projected, [1, 0, 2])  # time major
-    steps = tf.shape(inputs)[0]
+    timesteps = tf.shape(inputs)[0]
+    # Steps past `steps` are not run: their outputs, cells and gradients are zeros.
+    run = tf.minimum(steps, timesteps)
 
     def forward(t, h, c, hs, cs, gates):
         z = inputs[t] + tf.matmul(h, recurrent_kernel)
@@ -97,9 +109,10 @@ def _lstm_sequence(projected, initial_h, initial_c, recurrent_kernel):
         h = o * tf.tanh(c)
         return t + 1, h, c, hs.write(t, h), cs.write(t, c), gates.write(t, tf.concat([i, f, g, o], axis=-1))
 
-    arrays = [tf.TensorArray(dtype, size=steps) for _ in range(3)]
+    arrays = [tf.TensorArray(dtype, size=timesteps, element_shape=initial_h.shape) for _ in range(2)]
+    arrays.append(tf.TensorArray(dtype, size=timesteps, element_shape=projected.shape[:1] + projected.shape[2:]))
     _, _, _, hs, cs, gates = tf.while_loop(
-        lambda t, *_: t < steps, forward, [tf.constant(0), initial_h, initial_c, *arrays]
+        lambda t, *_: t < run, forward, [tf.constant(0), initial_h, initial_c, *arrays]
     )
     hs, cs, gates = hs.stack(), cs.stack(), gates.stack()  # (time, batch, ...)
 
@@ -124,12 +137,13 @@ def _lstm_sequence(projected, initial_h, initial_c, recurrent_kernel):
         _, d_h, d_c, d_zs = tf.while_loop(
             lambda t, *_: t >= 0,
             step,
-            [steps - 1, tf.zeros_like(initial_h), tf.zeros_like(initial_c), tf.TensorArray(dtype, size=steps)],
+            [run - 1, tf.zeros_like(initial_h), tf.zeros_like(initial_c),
+             tf.TensorArray(dtype, size=timesteps, element_shape=projected.shape[:1] + projected.shape[2:])],
         )
         d_zs = d_zs.stack()
         previous_hs = tf.concat([initial_h[None], hs[:-1]], axis=0)
         units = tf.shape(initial_h)[-1]
         d_kernel = tf.matmul(tf.reshape(previous_hs, [-1, units]), tf.reshape(d_zs, [-1, 4 * units]), transpose_a=True)
-        return tf.transpose(d_zs, [1, 0, 2]), d_h, d_c, d_kernel
+        return tf.transpose(d_zs, [1, 0, 2]), d_h, d_c, d_kernel, None
 
     return (tf.transpose(hs, [1, 0, 2]), tf.transpose(cs, [1, 0, 2])), backward
