@@ -64,6 +64,35 @@ PY
 
 train=()
 for source in $SOURCES; do train+=("$WORK/corpus/$source.train.txt"); done
+
+# Annealing (`pretraining/knowledge_lm.sh anneal PART`): the 48-part schedule costs ~24 sitting-hours on 2
+# shared cores, so the run can stop after any part and cool down instead: the part's checkpoint becomes a
+# model folder, then one `finetune-lm` cycle (one rate for all layers, a slanted triangular schedule peaking
+# at ANNEAL_RATE and decaying to nothing) reads a seeded ANNEAL_FRACTION of every source's training
+# documents. Resumable like the run (`--checkpoint-every`); the annealed model is $WORK/lm_annealed.
+if [ "${1:-}" = anneal ]; then
+  part=$(printf %04d "$2")
+  start="$WORK/lm_part$2"
+  [ -d "$start" ] || .venv/bin/python pretraining/checkpoint_model.py \
+      --checkpoint "$WORK/lm.checkpoints/epoch_$part" --tokenizer "$sp" --output "$start" | tee -a "$log"
+  .venv/bin/python - "$WORK" "${ANNEAL_FRACTION:-0.5}" $SOURCES <<'PY'
+import os, random, sys
+work, fraction, sources = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+os.makedirs(f"{work}/anneal", exist_ok=True)
+for source in sources:
+    lines = open(f"{work}/corpus/{source}.train.txt", encoding="utf-8").readlines()
+    rng = random.Random(2027)
+    kept = [line for line in lines if rng.random() < fraction]
+    open(f"{work}/anneal/{source}.txt", "w", encoding="utf-8").writelines(kept)
+PY
+  anneal=()
+  for source in $SOURCES; do anneal+=("$WORK/anneal/$source.txt"); done
+  .venv/bin/ulmfit-tf finetune-lm --language-model "$start" --texts "${anneal[@]}" \
+      --validation "$WORK/monitor_validation.txt" --output "$WORK/lm_annealed" --keep-checkpoints \
+      --checkpoint-every 1000 --epochs 1 --batch-size 32 --bptt 70 --factor 1 \
+      --learning-rate "${ANNEAL_RATE:-1e-2}" --seed 43 2>&1 | tee -a "$log"
+  exit
+fi
 .venv/bin/ulmfit-tf pretrain --texts "${train[@]}" --validation "$WORK/monitor_validation.txt" \
     --tokenizer "$sp" --embeddings "$vectors" --output "$WORK/lm" --keep-checkpoints --checkpoint-every 1000 \
     --epochs "$EPOCHS" --batch-size 32 --bptt 70 --embedding-dim 128 --hidden-dim 320 --num-layers 3 \

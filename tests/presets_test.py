@@ -60,7 +60,8 @@ def saved_classifier(tmp_path):
 
 def test_classifier_round_trip_in_keras_hub_layout(sentencepiece, tmp_path):
     model = classifier(sentencepiece)
-    card = {"data": "Rotten Tomatoes", "command": "ulmfit-tf fit-classifier ...", "minutes": 12, "license": "CC0"}
+    card = {"data": "Rotten Tomatoes", "command": "ulmfit-tf fit-classifier ...", "minutes": 12, "license": "CC0",
+            "vectors": "GloVe 6B 50d", "details": "## Per source\n\nnews: 1,234 per word"}
     folder = model.save_to_preset(tmp_path / "classifier", model_card=card)
     assert folder == str(tmp_path / "classifier")
     assert sorted(os.listdir(folder)) == [
@@ -81,8 +82,10 @@ def test_classifier_round_trip_in_keras_hub_layout(sentencepiece, tmp_path):
     for line in ["library_name: keras-hub", "pipeline_tag: text-classification", "| Training data | Rotten Tomatoes |",
                  "| Command | `ulmfit-tf fit-classifier ...` |", "| Training time | 12 minutes |",
                  "| Validation perplexity | not recorded |", "| License of the data | CC0 |",
-                 "| Tokenizer | `SentencePieceTokenizer`, 120 tokens |", f"| Parameters | {model.count_params():,} |"]:
+                 "| Tokenizer | `SentencePieceTokenizer`, 120 tokens |", f"| Parameters | {model.count_params():,} |",
+                 "| Word vectors | GloVe 6B 50d |"]:
         assert line in card_text
+    assert card_text.index("| Saved |") < card_text.index("## Per source\n\nnews: 1,234 per word\n") < card_text.index("```")
     expected = model.predict(TEXTS, verbose=0)
     for load in (keras_hub.models.TextClassifier.from_preset, ULMFiTTextClassifier.from_preset, presets.load_classifier):
         reloaded = load(folder)
@@ -151,8 +154,8 @@ def test_writing_never_replaces_what_it_did_not_write(saved_classifier, tmp_path
     with pytest.raises(UserInputError) as error:
         model.save_to_preset(tmp_path / "other", model_card={"accuracy": 0.9})
     assert str(error.value) == (
-        "Argument `model_card` must be a dict with keys among ('description', 'data', 'command', 'minutes', "
-        "'validation_perplexity', 'license'). Received: keys ['accuracy']"
+        "Argument `model_card` must be a dict with keys among ('description', 'data', 'vectors', 'command', "
+        "'minutes', 'validation_perplexity', 'license', 'details'). Received: keys ['accuracy']"
     )
     assert not os.path.exists(tmp_path / "other")
 

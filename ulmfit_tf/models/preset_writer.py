@@ -23,7 +23,7 @@ from ulmfit_tf.folders import write_folder_atomically
 
 METADATA_FILE = "metadata.json"
 README_FILE = "README.md"
-MODEL_CARD_FIELDS = ("description", "data", "command", "minutes", "validation_perplexity", "license")
+MODEL_CARD_FIELDS = ("description", "data", "vectors", "command", "minutes", "validation_perplexity", "license", "details")
 KINDS = {"ULMFiTLanguageModel": "language model", "ULMFiTTextClassifier": "text classifier"}
 # The folders being filled: KerasHub's task saver calls the backbone's
 # `save_to_preset` on the same folder, which then saves there as it is.
@@ -86,9 +86,11 @@ def write_preset(model, directory, save, model_card=None, overwrite=False):
         save: Callable taking a folder, KerasHub's `save_to_preset` of
             `model` (bound to its base class).
         model_card: Optional dict for `README.md`, with any of
-            `description`, `data` (what it was trained on), `command`
-            (what trained it), `minutes`, `validation_perplexity`,
-            `license` (of the data); missing ones read "not recorded".
+            `description`, `data` (what it was trained on), `vectors` (the
+            word vectors its embedding started from), `command` (what
+            trained it), `minutes`, `validation_perplexity`, `license` (of
+            the data); missing ones read "not recorded". `details`, if
+            given, is Markdown placed after the table.
         overwrite: Boolean, replace an existing preset folder.
 
     Returns:
@@ -185,6 +187,7 @@ def model_card_text(model, card, metadata):
             f"| Tokenizer | {tokenizer_line} |",
             f"| Parameters | {model.count_params():,} |",
             f"| Training data | {field('data')} |",
+            *([f"| Word vectors | {card['vectors']} |"] if card.get("vectors") else []),
             f"| Command | {field('command', '`{}`')} |",
             f"| Training time | {field('minutes', '{} minutes')} |",
             f"| Validation perplexity | {field('validation_perplexity')} |",
@@ -192,6 +195,7 @@ def model_card_text(model, card, metadata):
             f"| Saved | {metadata['date_saved']}, Keras {metadata['keras_version']}, "
             f"KerasHub {metadata.get('keras_hub_version')} |",
             "",
+            *([card["details"], ""] if card.get("details") else []),
             "A KerasHub preset of the ulmfit-tf family (TensorFlow backend). Load it with:",
             "",
             "```python",
