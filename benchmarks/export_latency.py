@@ -10,9 +10,10 @@ load:
 - Keras `predict_on_batch` on the 1 x 128 ids, as trained (no XLA: Keras'
   `jit_compile="auto"` is off on CPUs) and compiled with
   `jit_compile=True` (XLA, compiled once for the shape before timing);
-- Keras `predict([text])` on the text, as a user calls it: one batch of
-  texts runs the tokenizer and the model in one compiled function (no
-  XLA), so its time includes tokenization, which the fastai row's does
+- Keras `predict([text])` on the text, as a user calls it: one text is
+  tokenized, padded to its bucketed length (here 128) and run by the
+  model compiled with XLA once per bucket (in the warm-up calls), with no
+  opt-in; its time includes tokenization, which the fastai row's does
   not;
 - fastai 2.8's eval-mode classifier (`get_text_classifier`, seq_len 72,
   max_len 1440) on the same ids under `torch.no_grad()`, when fastai is
