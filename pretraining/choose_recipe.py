@@ -7,7 +7,7 @@ and appends one line per variant to `recipes.jsonl` beside this file:
 validation accuracy (what the choice is made on) and, for reference, test
 accuracy.
 
-    python pretraining/choose_recipe.py --language-model awd_lstm_small_en --tuned runs/tuned \\
+    python pretraining/choose_recipe.py --language-model awd_lstm_small_en_uncased --tuned runs/tuned \\
         --variants all-layers gradual-unfreezing
 """
 

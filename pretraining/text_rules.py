@@ -82,7 +82,7 @@ def main():
     parser.add_argument("--tokenizations", nargs="+", default=["sentencepiece", "rules+sentencepiece", "words"])
     args = parser.parse_args()
     train, validation, test, _ = bundled_task()
-    preset = ULMFiTLanguageModel.from_preset("awd_lstm_small_en")
+    preset = ULMFiTLanguageModel.from_preset("awd_lstm_small_en_uncased")
     sizes = preset.backbone
     words_per_review = np.mean([len(t.split()) for t in train[0]])
     for name, tokenizer in tokenizers(preset):

@@ -18,7 +18,7 @@ from ulmfit_tf.recipe import settings_with
 # `ulmfit_tf.pipeline.RECIPES` as it was before the recipe became dataclasses (0.1): the reference.
 OLD_RECIPES = {
     "small": dict(
-        language_model="awd_lstm_small_en",
+        language_model="awd_lstm_small_en_uncased",
         pretrain_words=300_000, vocabulary_size=4000, embedding_dim=128, hidden_dim=320, num_layers=3,
         dropout_multiplier=0.3, lm_batch_size=16, bptt=48, pretrain_epochs=2, pretrain_learning_rate=2e-2,
         finetune_epochs=2, finetune_learning_rate=1e-2,

@@ -1,8 +1,8 @@
 """The main job on the bundled data: `python -m ulmfit_tf.demo`.
 
 ULMFiT end to end on data that installs with pip: the bundled English
-language model (`awd_lstm_small_en`, pretrained here on news, tweets and
-parliamentary speeches) is fine-tuned on the Rotten Tomatoes snippets plus
+language model (`awd_lstm_small_en_uncased`, pretrained here on 7.5 M words
+of ten English sources, its embedding started from GloVe vectors) is fine-tuned on the Rotten Tomatoes snippets plus
 the plot summaries, and a fresh/rotten classifier is fitted on the training
 split (the `small` recipe: all layers at one slanted triangular rate, the
 recipe that won on validation), then tested once on the fixed test split

@@ -106,7 +106,7 @@ def load_classifier(preset, **settings):
     Example:
 
     ```python
-    classifier = ulmfit_tf.presets.load_classifier("awd_lstm_small_en", num_classes=2, label_names=["neg", "pos"])
+    classifier = ulmfit_tf.presets.load_classifier("awd_lstm_small_en_uncased", num_classes=2, label_names=["neg", "pos"])
     ```
     """
     return _load(ULMFiTTextClassifier, preset, settings)

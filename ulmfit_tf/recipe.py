@@ -29,7 +29,7 @@ import numbers
 from ulmfit_tf.errors import UserInputError
 
 # The bundled preset (`ulmfit_tf.presets.list_presets()`) the `small` recipe starts from.
-BUNDLED_LANGUAGE_MODEL = "awd_lstm_small_en"
+BUNDLED_LANGUAGE_MODEL = "awd_lstm_small_en_uncased"
 
 
 def setting(default, help, zero=False):

@@ -60,7 +60,7 @@ def test_the_command_line_refuses_a_repeated_column_in_one_line_leaving_nothing(
     path = write(tmp_path, "dup.csv", "text,label,text\nfirst,pos,second\nthird,neg,fourth\n")
     output = tmp_path / "classifier"
     result = subprocess.run(
-        [sys.executable, "-m", "ulmfit_tf.cli", "fit-classifier", "--language-model", "awd_lstm_small_en",
+        [sys.executable, "-m", "ulmfit_tf.cli", "fit-classifier", "--language-model", "awd_lstm_small_en_uncased",
          "--train", path, "--output", str(output)],
         capture_output=True, text=True, timeout=300,
     )

@@ -15,7 +15,7 @@ Example:
 ```python
 from ulmfit_tf import cli
 
-cli.main(["fit-classifier", "--language-model", "awd_lstm_small_en", "--train", "train.csv", "--output", "clf"])
+cli.main(["fit-classifier", "--language-model", "awd_lstm_small_en_uncased", "--train", "train.csv", "--output", "clf"])
 ```
 """
 

@@ -17,7 +17,7 @@ def add_arguments(command):
     """
     command.add_argument(
         "--model", required=True,
-        help="language model: a bundled preset's name (e.g. awd_lstm_small_en), a preset folder, a folder written "
+        help="language model: a bundled preset's name (e.g. awd_lstm_small_en_uncased), a preset folder, a folder written "
         "by `pretrain` or `finetune-lm`, or a fastai folder (one .pth and one .pkl)",
     )
     command.add_argument(

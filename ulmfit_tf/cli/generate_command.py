@@ -24,7 +24,7 @@ def run(args):
     Example:
 
     ```python
-    run(build_parser().parse_args(["generate", "--model", "awd_lstm_small_en", "--prompt", "The film"]))
+    run(build_parser().parse_args(["generate", "--model", "awd_lstm_small_en_uncased", "--prompt", "The film"]))
     ```
     """
     language_model = load_language_model(args.model)

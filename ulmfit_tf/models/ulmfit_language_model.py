@@ -54,7 +54,7 @@ class ULMFiTLanguageModel(AtomicPresetTask, LSTMStateGeneration, keras_hub.model
     model's carried state as it was.
 
     A KerasHub task: `keras_hub.models.CausalLM.from_preset(preset)` loads
-    one (a bundled name such as `"awd_lstm_small_en"`, a preset folder, a
+    one (a bundled name such as `"awd_lstm_small_en_uncased"`, a preset folder, a
     `hf://` or `kaggle://` handle), `save_to_preset(folder)` writes one;
     `ulmfit_tf.presets.load_language_model` also reads command-line model
     folders and fastai's pretrained folders. `with_vocabulary(tokens)`
@@ -102,7 +102,7 @@ class ULMFiTLanguageModel(AtomicPresetTask, LSTMStateGeneration, keras_hub.model
     With a tokenizer, it writes text:
 
     ```python
-    language_model = ULMFiTLanguageModel.from_preset("awd_lstm_small_en")
+    language_model = ULMFiTLanguageModel.from_preset("awd_lstm_small_en_uncased")
     language_model.compile(sampler="top_p")
     language_model.generate("The film is", max_length=40)
     ```
@@ -295,7 +295,7 @@ class ULMFiTLanguageModel(AtomicPresetTask, LSTMStateGeneration, keras_hub.model
         Example:
 
         ```python
-        streaming = ULMFiTLanguageModel.from_preset("awd_lstm_small_en").rebuilt(stateful=True, batch_size=32)
+        streaming = ULMFiTLanguageModel.from_preset("awd_lstm_small_en_uncased").rebuilt(stateful=True, batch_size=32)
         ```
         """
         seed = self.seed if seed is None else seed

@@ -138,7 +138,7 @@ def perplexity(language_model, texts, bptt=70, batch_size=32):
     Example:
 
     ```python
-    lm = ULMFiTLanguageModel.from_preset("awd_lstm_small_en")
+    lm = ULMFiTLanguageModel.from_preset("awd_lstm_small_en_uncased")
     stages.perplexity(lm, ["The minister said on Tuesday that ..."])
     ```
     """
