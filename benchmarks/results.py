@@ -168,9 +168,9 @@ def random_copy(language_model, seed):
     return ULMFiTLanguageModel(backbone, preprocessor=language_model.preprocessor)
 
 
-def tfidf_logistic_regression(train, test):
+def tfidf_logistic_regression(train, test, lowercase=True):
     """`(test accuracy, 0.0)` of `baselines.tfidf_logistic_regression` (deterministic: no spread)."""
-    return baselines.tfidf_logistic_regression(train, None, test)["test_accuracy"], 0.0
+    return baselines.tfidf_logistic_regression(train, None, test, lowercase=lowercase)["test_accuracy"], 0.0
 
 
 def format_table(rows):
