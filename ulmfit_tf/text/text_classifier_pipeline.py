@@ -210,7 +210,8 @@ class _TextPredictFunction:
             return self.function(tf.constant(texts))
         ids = keras.ops.convert_to_numpy(self.tokenize(tf.constant(texts)))
         padding = self.bucket(ids.shape[1]) - ids.shape[1]
-        return self.one_text(tf.constant(np.pad(ids, [[0, 0], [0, padding]], constant_values=self.preprocessor.padding_id)))
+        padded = np.pad(ids, [[0, 0], [0, padding]], constant_values=self.preprocessor.padding_id)
+        return self.one_text(tf.constant(padded))
 
     def bucket(self, length):
         """The padded length of `length` ids: the next power of two, at least 16, at most `max_tokens`."""
