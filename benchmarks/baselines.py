@@ -156,15 +156,21 @@ def glove_words(text):
     return GLOVE_WORDS.findall(text.lower())
 
 
+def glove_rows(words):
+    """{word: its row in GloVe's vectors}; a word listed twice takes its first (most frequent) row."""
+    row = {}
+    for i, word in enumerate(words):
+        row.setdefault(word, i)
+    return row
+
+
 def glove_features(texts, words, vectors):
     """Each text's found words' vectors, mean then max, concatenated: float64 `(texts, 2 * dim)`.
 
     A word listed twice in `words` takes its first (most frequent) row; a
     text without any found word gets zeros.
     """
-    row = {}
-    for i, word in enumerate(words):
-        row.setdefault(word, i)
+    row = glove_rows(words)
     dim = vectors.shape[1]
     result = np.zeros((len(texts), 2 * dim))
     for i, text in enumerate(texts):

@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from baselines import glove_rows
 from baselines import glove_words
 
 MIN_COUNT = 2
@@ -44,10 +45,7 @@ def word_ids(texts, index):
 
 def starting_embedding(words, glove, seed):
     """`(2 + len(words), dim)`: GloVe's vector for each word it has, a normal draw otherwise."""
-    glove_words_, vectors = glove
-    row = {}
-    for i, word in enumerate(glove_words_):
-        row.setdefault(word, i)
+    row, vectors = glove_rows(glove[0]), glove[1]
     rng = np.random.default_rng(seed)
     embedding = rng.normal(0.0, float(vectors.std()), (len(words) + 2, vectors.shape[1])).astype("float32")
     for i, word in enumerate(words):
