@@ -27,6 +27,7 @@ from baselines import rotten_tomatoes  # noqa: E402
 from report import append_row  # noqa: E402
 
 from ulmfit_tf import presets  # noqa: E402
+from ulmfit_tf.text.vocabulary import PADDING_ID  # noqa: E402
 
 LABELS = (200, 1000, None)
 GRID = (0.001, 0.01, 0.1, 1.0)
@@ -38,8 +39,8 @@ def pooled_features(language_model, texts, batch_size=128):
     embedding = backbone.token_embedding.embeddings.numpy()
     layers = {}
     for start in range(0, len(texts), batch_size):
-        ids = tokenizer(tf.constant(texts[start : start + batch_size])).to_tensor(default_value=1).numpy()
-        real = (ids != 1)[..., None]
+        ids = tokenizer(tf.constant(texts[start : start + batch_size])).to_tensor(default_value=PADDING_ID).numpy()
+        real = (ids != PADDING_ID)[..., None]
         outputs = [embedding[ids]] + [x.numpy() for x in backbone(ids)["raw_outputs"]]
         for i, x in enumerate(outputs):
             mean = (x * real).sum(axis=1) / np.maximum(real.sum(axis=1), 1)
