@@ -1,8 +1,9 @@
 """How far from the hardware: achieved FLOP/s of the LM step and of one-text inference against a float32 GEMM.
 
 The peak is measured, not quoted: the best rate of a float32 matrix product
-(`tf.linalg.matmul`, 2048 x 2048 x 2048) on the same cores with the same
-thread settings as each measured call. The work is counted from the model's
+(2048 x 2048 x 2048) on the same cores with the same thread settings as
+each measured call, of `tf.linalg.matmul` and (where installed)
+`torch.matmul`, whichever is faster. The work is counted from the model's
 sizes (`lm_step_flops`, `classifier_flops`): every weight of the LSTM
 kernels and the tied decoder is one multiply-add per token forwards and two
 backwards (the input's and the weight's gradients), so a training step is 3x
@@ -17,7 +18,9 @@ slight underestimates.
   (as `export_latency.py`), at the paper size and the main job's.
 
 Run: `python benchmarks/hardware_limit.py` (add `--write` to update
-BENCHMARKS.md).
+BENCHMARKS.md). With `--torch-threads N` (N > 1) only the LM step is
+measured again, into its own section "How far from the hardware (PyTorch N
+threads)".
 """
 
 import argparse
@@ -65,16 +68,25 @@ def classifier_flops(embedding_dim, hidden_dim, tokens, num_layers=3):
     return 2 * lstm_weights(embedding_dim, hidden_dim, num_layers) * tokens
 
 
-def gemm_peak(rounds=5):
-    """The best float32 matrix-product rate in FLOP/s with the threads TensorFlow has now."""
+def gemm_peak(rounds=5, torch_threads=None):
+    """The best float32 matrix-product rate in FLOP/s: TensorFlow's with the threads it has now, and
+    PyTorch's with `torch_threads` where given and installed (its MKL kernels can beat Eigen's)."""
     a = tf.random.normal((GEMM_SIZE, GEMM_SIZE))
     product = tf.function(lambda a: tf.linalg.matmul(a, a))
-    product(a).numpy()
+    calls = [lambda: product(a).numpy()]
+    if torch_threads and fastai_available():
+        import torch
+
+        torch.set_num_threads(torch_threads)
+        b = torch.randn(GEMM_SIZE, GEMM_SIZE)
+        calls.append(lambda: torch.matmul(b, b))
     best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        product(a).numpy()
-        best = min(best, time.perf_counter() - start)
+    for call in calls:
+        call()
+        for _ in range(rounds):
+            start = time.perf_counter()
+            call()
+            best = min(best, time.perf_counter() - start)
     return 2 * GEMM_SIZE**3 / best
 
 
@@ -82,7 +94,7 @@ def training_rows(rounds, torch_threads):
     import lm_train_throughput as lm
 
     lm.TORCH_THREADS = torch_threads
-    peak = gemm_peak()
+    peak = gemm_peak(torch_threads=torch_threads)
     rows = []
     for size, sizes in lm.SIZES.items():
         steps = {"ulmfit-tf fp32": lm.ulmfit_tf_step(size, "float32")}
@@ -122,7 +134,7 @@ def rows_of(work, rounds, torch_threads):
     # One-text inference runs on one thread, as export_latency.py measures it (set before the first op).
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    peak = gemm_peak()
+    peak = gemm_peak(torch_threads=1)
     return [row[:5] + (peak,) for row in inference_rows(rounds * 5)]
 
 
@@ -137,7 +149,9 @@ def main():
         print(json.dumps(rows_of(args.work, args.rounds, args.torch_threads)))
         return
     rows = []
-    for work in ("training", "inference"):  # a process each: TensorFlow's threads are fixed at its first op
+    # One text always runs on one thread: with more torch threads only the LM step is measured again.
+    works = ("training", "inference") if args.torch_threads == 1 else ("training",)
+    for work in works:  # a process each: TensorFlow's threads are fixed at its first op
         command = [sys.executable, __file__, "--work", work, "--rounds", str(args.rounds),
                    "--torch-threads", str(args.torch_threads)]
         rows += json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
@@ -152,10 +166,11 @@ def main():
     print("\n".join(table))
     if args.write:
         write_section(
-            "How far from the hardware",
+            "How far from the hardware" + ("" if args.torch_threads == 1 else f" (PyTorch {args.torch_threads} threads)"),
             "work counted from the sizes, 2 FLOP a multiply-add, a training step 3x its forward pass; peak = "
-            f"the best float32 {GEMM_SIZE}^3 tf.linalg.matmul with the same threads: TensorFlow's default for "
-            f"the LM step, 1 thread for one text; torch {args.torch_threads} thread(s) for fastai's LM step",
+            f"the best float32 {GEMM_SIZE}^3 product of tf.linalg.matmul (TensorFlow's default threads for the LM "
+            f"step, 1 for one text) and torch.matmul ({args.torch_threads} thread(s) for the LM step, 1 for one "
+            f"text); torch {args.torch_threads} thread(s) for fastai's LM step",
             table,
         )
 

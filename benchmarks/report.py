@@ -11,11 +11,13 @@ import time
 SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
 
 
-# What makes this CPU run the code an AVX2-only x86 CPU runs (no AVX-512, VNNI, BF16 or AMX): TensorFlow
-# turns oneDNN on by default only where the CPU has VNNI, BF16 or AMX, so on AVX2-only CPUs its matrix
-# products are Eigen's (built for AVX, no FMA); PyTorch's own kernels, MKL and oneDNN capped at AVX2.
+# What makes this CPU run the code an AVX2-only x86 CPU runs (no AVX-512, VNNI, BF16 or AMX) with ulmfit-tf:
+# TensorFlow turns oneDNN on by default only where the CPU has VNNI, BF16 or AMX (elsewhere its matrix
+# products are Eigen's, built for AVX without FMA), and `import ulmfit_tf` turns it on on every x86 CPU;
+# PyTorch's own kernels, MKL and oneDNN capped at AVX2. Tables before 2026-12-06's fifth session ran
+# TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's own default there); their machine lines say so.
 AVX2_CODE_PATH = {
-    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "TF_ENABLE_ONEDNN_OPTS": "1",
     "ATEN_CPU_CAPABILITY": "avx2",
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",

@@ -3,10 +3,14 @@
 Runs 5 steps under TensorFlow's profiler and sums the traced events by
 thread and op name, in milliseconds a step (the "ExecutorState" rows are
 each executor thread's busy time; a name is the op's Keras path or the
-time loop's op). On the code path an AVX2-only CPU runs:
+time loop's op). On the code path an AVX2-only CPU runs with ulmfit-tf
+(oneDNN, which `import ulmfit_tf` turns on, capped at AVX2):
 
-    TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/step_profile.py lm
-    TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/step_profile.py classifier
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/step_profile.py lm
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/step_profile.py classifier
+
+and with TensorFlow's own default there (Eigen's kernels), prefix
+`TF_ENABLE_ONEDNN_OPTS=0` instead.
 
 TensorFlow has no public reader of its profiler's files, so `read_events`
 parses them with the protobuf TensorFlow ships (`tensorflow.tsl`): a

@@ -10,8 +10,14 @@ Keras; before a bare `keras.saving.load_model` of a `.keras` file, call
 
 import importlib
 import os
+import platform
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TensorFlow runs its oneDNN kernels by default only on x86 CPUs with AVX-512 VNNI or BF16, AVX-VNNI or AMX;
+# on the AVX2-only CPUs most cloud machines have, they make these models' training steps 1.1-1.3x faster
+# (BENCHMARKS.md, "Notes on AVX2-only CPUs"). A user's own setting wins; it counts before TensorFlow loads.
+if platform.machine().lower() in ("x86_64", "amd64"):
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"
 
