@@ -37,6 +37,7 @@ import tensorflow as tf  # noqa: E402
 
 from report import fastai_available  # noqa: E402
 from report import measure  # noqa: E402
+from report import with_torch_threads  # noqa: E402
 from report import write_section  # noqa: E402
 
 GEMM_SIZE = 2048
@@ -166,7 +167,7 @@ def main():
     print("\n".join(table))
     if args.write:
         write_section(
-            "How far from the hardware" + ("" if args.torch_threads == 1 else f" (PyTorch {args.torch_threads} threads)"),
+            with_torch_threads("How far from the hardware", args.torch_threads),
             "work counted from the sizes, 2 FLOP a multiply-add, a training step 3x its forward pass; peak = "
             f"the best float32 {GEMM_SIZE}^3 product of tf.linalg.matmul (TensorFlow's default threads for the LM "
             f"step, 1 for one text) and torch.matmul ({args.torch_threads} thread(s) for the LM step, 1 for one "

@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 from report import fastai_available  # noqa: E402
 from report import measure  # noqa: E402
+from report import with_torch_threads  # noqa: E402
 from report import write_section  # noqa: E402
 
 from ulmfit_tf.layers import weight_drop_lstm  # noqa: E402
@@ -142,7 +143,7 @@ def main():
     print("\n".join(table))
     if args.write:
         write_section(
-            "Language model training step" + ("" if args.torch_threads == 1 else f" (PyTorch {args.torch_threads} threads)"),
+            with_torch_threads("Language model training step", args.torch_threads),
             f"{args.rounds} interleaved rounds after {args.warmup} warm-up steps; batch {BATCH_SIZE}, "
             f"bptt {BPTT}, 3 layers; paper size = emb 400, hidden 1152, vocab 30,000; small = emb 128, "
             "hidden 256, vocab 8,000; small-preset = the main job's LM, emb 128, hidden 320, vocab 4,000; "

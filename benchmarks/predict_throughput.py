@@ -2,7 +2,9 @@
 
 The classifier is `ULMFiTTextClassifier.from_language_model` on the bundled
 `awd_lstm_small_en_uncased` (vocabulary 16,000, embedding 128, hidden 320, 3
-layers; the tables of 2026-12-06 were measured on its predecessor's 8,000; random head weights: the speed does not depend on them). The texts
+layers; random head weights: the speed does not depend on them; the
+default-path table of 2026-12-06 was measured on its predecessor's 8,000
+pieces, the AVX2-path table on this preset). The texts
 are the 1,284 test reviews and the first 716 validation reviews (about 33
 pieces each). Measured:
 

@@ -57,6 +57,11 @@ def append_row(path, row):
         f.write(line + "\n")
 
 
+def with_torch_threads(heading, torch_threads):
+    """`heading`, or `heading (PyTorch N threads)` for a run with N != 1 torch threads: a section of its own."""
+    return heading if torch_threads == 1 else f"{heading} (PyTorch {torch_threads} threads)"
+
+
 def write_section(heading, details, table, path="BENCHMARKS.md"):
     """Replaces (or appends) the `## heading` section with the command that
     ran (this process' own), `details`, the machine and date, and `table`."""

@@ -8,6 +8,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "benchmarks"))
 
 import hardware_limit  # noqa: E402
+import report  # noqa: E402
 
 from ulmfit_tf.models import AWDLSTMBackbone  # noqa: E402
 from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
@@ -46,3 +47,11 @@ def test_the_papers_lm_step_is_433_gflop():
 def test_the_peak_is_a_positive_rate(torch_threads):
     # With torch threads (where the bench extra is installed) torch.matmul's rate is measured too.
     assert hardware_limit.gemm_peak(rounds=1, torch_threads=torch_threads) > 1e8
+
+
+def test_a_run_with_more_torch_threads_has_its_own_section():
+    # The headings of BENCHMARKS.md's sections, as hardware_limit.py and lm_train_throughput.py write them.
+    assert report.with_torch_threads("How far from the hardware", 1) == "How far from the hardware"
+    assert report.with_torch_threads("Language model training step", 2) == (
+        "Language model training step (PyTorch 2 threads)"
+    )
