@@ -81,6 +81,17 @@ def command(pretrain_parts, anneal_parts):
     return f"{run}, then pretraining/knowledge_lm.sh anneal {pretrain_parts}" if anneal_parts else run
 
 
+def schedule(pretrain_parts, anneal_parts):
+    """The model card's words for the parts the weights went through."""
+    run = f"{pretrain_parts} parts of about 1,000 updates of a slanted triangular schedule at a 2e-2 peak"
+    if not anneal_parts:
+        return run
+    return (
+        f"{run}, then {anneal_parts} parts of an annealing cycle (one rate for all layers, peak 1e-2, down to "
+        "nothing, on half of every source's training documents)"
+    )
+
+
 def source_perplexities(model, work, sources):
     """Per source and for all held-out documents together: (per piece, per word, pieces a word)."""
     rows, every = {}, []
@@ -133,9 +144,7 @@ def main():
             f"`{args.name}`: ulmfit-tf's bundled English AWD-LSTM language model (forward, case-folded "
             "vocabulary: a text and its lower-cased form get the same ids), the starting point of the main job "
             f"and of `ulmfit-tf pipeline`. Pretrained on {words / 1e6:.1f} M words of ten sources on 2 CPU cores "
-            f"({cpu_name()}): {args.pretrain_parts} parts of about 1,000 updates of a slanted triangular schedule "
-            f"at a 2e-2 peak, then {args.anneal_parts} parts of an annealing cycle (one rate for all layers, peak "
-            f"1e-2, down to nothing, on half of every source's training documents); {minutes:.0f} minutes of "
+            f"({cpu_name()}): {schedule(args.pretrain_parts, args.anneal_parts)}; {minutes:.0f} minutes of "
             f"wall-clock time, {minutes * 2 / 60:.1f} CPU-hours. "
             f'Load it with `keras_hub.models.CausalLM.from_preset("{args.name}")` after `import ulmfit_tf.models`.'
         ),

@@ -52,7 +52,12 @@ def test_the_bundled_card_time_comes_back_from_the_committed_log():
     assert f"{sum(seconds.values()) / 60 + 30:.0f} minutes of wall-clock time" in card  # --unlogged-minutes 30
 
 
-def test_the_card_command_names_the_anneal():
+def test_the_card_names_the_anneal_only_when_there_was_one():
+    card = (ROOT / "ulmfit_tf" / "bundled_presets" / "awd_lstm_small_en_uncased" / "README.md").read_text()
+    assert make_preset.schedule(11, 2) in card
+    assert make_preset.schedule(48, 0) == (
+        "48 parts of about 1,000 updates of a slanted triangular schedule at a 2e-2 peak"
+    )
     assert make_preset.command(11, 2) == (
         "pretraining/knowledge_lm.sh (stopped after part 11), then pretraining/knowledge_lm.sh anneal 11"
     )
