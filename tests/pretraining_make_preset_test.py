@@ -45,7 +45,7 @@ def test_only_the_lineage_of_the_weights_is_counted():
 
 
 def test_the_bundled_card_time_comes_back_from_the_committed_log():
-    log = (ROOT / "pretraining" / "knowledge_lm.log").read_text(encoding="utf-8")
+    log = pathlib.Path(make_preset.log_path(1)).read_text(encoding="utf-8")
     seconds = make_preset.lineage_seconds(log, 11, 2)
     assert len(seconds) == 12  # parts 2-11 (part 1 left no line) and both anneal parts
     card = (ROOT / "ulmfit_tf" / "bundled_presets" / "awd_lstm_small_en_uncased" / "README.md").read_text()
@@ -58,7 +58,17 @@ def test_the_card_names_the_anneal_only_when_there_was_one():
     assert make_preset.schedule(48, 0) == (
         "48 parts of about 1,000 updates of a slanted triangular schedule at a 2e-2 peak"
     )
-    assert make_preset.command(11, 2) == (
-        "pretraining/knowledge_lm.sh (stopped after part 11), then pretraining/knowledge_lm.sh anneal 11"
+    assert make_preset.command(11, 2, 1.0) == (
+        "GLOVE_SCALE=1 pretraining/knowledge_lm.sh (stopped after part 11), "
+        "then GLOVE_SCALE=1 pretraining/knowledge_lm.sh anneal 11"
     )
-    assert make_preset.command(48, 0) == "pretraining/knowledge_lm.sh (stopped after part 48)"
+    assert make_preset.command(48, 0, 16.0) == "GLOVE_SCALE=16 pretraining/knowledge_lm.sh (stopped after part 48)"
+
+
+def test_each_glove_scale_reads_its_own_log_and_names_its_vectors():
+    assert make_preset.log_path(1.0) == str(ROOT / "pretraining" / "knowledge_lm.log")
+    assert make_preset.log_path(16.0) == str(ROOT / "pretraining" / "knowledge_lm_x16.log")
+    card = (ROOT / "ulmfit_tf" / "bundled_presets" / "awd_lstm_small_en_uncased" / "README.md").read_text()
+    assert make_preset.vectors_text(1.0) in card
+    assert f"| Command | `{make_preset.command(11, 2, 1.0)}` |" in card
+    assert "deviation times 16 and widened" in make_preset.vectors_text(16.0)

@@ -66,6 +66,17 @@ def test_embedding_scales_to_the_initializer_and_projects_to_the_width():
         word_vectors.embedding(found, 128, fill="zeros")
 
 
+def test_scale_multiplies_every_row():
+    rng = np.random.default_rng(2)
+    found = rng.normal(scale=0.6, size=(100, 50)).astype(np.float32)
+    found[:10] = np.nan
+    np.testing.assert_allclose(
+        word_vectors.embedding(found, 128, seed=3, scale=16.0), 16 * word_vectors.embedding(found, 128, seed=3), rtol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"^Argument `scale` must be a positive number\. Received: scale=0$"):
+        word_vectors.embedding(found, 128, scale=0)
+
+
 def test_spacy_keys_are_murmurhash64a_of_the_strings():
     # spaCy's documented hashes (`nlp.vocab.strings["coffee"]`, `["apple"]`).
     assert word_vectors.murmurhash64a("coffee".encode()) == 3197928453018144401
