@@ -27,6 +27,7 @@ from baselines import label_subset  # noqa: E402
 from baselines import load_glove  # noqa: E402
 from baselines import rotten_tomatoes  # noqa: E402
 from feature_probe import LABELS  # noqa: E402
+from feature_probe import max_and_mean  # noqa: E402
 from feature_probe import probe  # noqa: E402
 from report import append_row  # noqa: E402
 
@@ -43,9 +44,7 @@ def pooled(embedding, tokenizer, texts, batch_size=256):
     parts = []
     for start in range(0, len(texts), batch_size):
         ids = tokenizer(tf.constant(texts[start : start + batch_size])).to_tensor(default_value=PADDING_ID).numpy()
-        real, rows = (ids != PADDING_ID)[..., None], embedding[ids]
-        mean = (rows * real).sum(axis=1) / np.maximum(real.sum(axis=1), 1)
-        parts.append(np.concatenate([np.where(real, rows, -np.inf).max(axis=1), mean], axis=1))
+        parts.append(max_and_mean(embedding[ids], (ids != PADDING_ID)[..., None]))
     return np.concatenate(parts)
 
 

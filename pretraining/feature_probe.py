@@ -33,6 +33,12 @@ LABELS = (200, 1000, None)
 GRID = (0.001, 0.01, 0.1, 1.0)
 
 
+def max_and_mean(x, real):
+    """`(texts, 2 * width)`: the max, then the mean, of `x` `(texts, pieces, width)` over the real pieces."""
+    mean = (x * real).sum(axis=1) / np.maximum(real.sum(axis=1), 1)
+    return np.concatenate([np.where(real, x, -np.inf).max(axis=1), mean], axis=1)
+
+
 def pooled_features(language_model, texts, batch_size=128):
     """{layer name: (texts, 2 * width)} max and mean over the real pieces of each text."""
     backbone, tokenizer = language_model.backbone, language_model.preprocessor.tokenizer
@@ -43,10 +49,7 @@ def pooled_features(language_model, texts, batch_size=128):
         real = (ids != PADDING_ID)[..., None]
         outputs = [embedding[ids]] + [x.numpy() for x in backbone(ids)["raw_outputs"]]
         for i, x in enumerate(outputs):
-            mean = (x * real).sum(axis=1) / np.maximum(real.sum(axis=1), 1)
-            layers.setdefault("embedding" if i == 0 else f"lstm_{i - 1}", []).append(
-                np.concatenate([np.where(real, x, -np.inf).max(axis=1), mean], axis=1)
-            )
+            layers.setdefault("embedding" if i == 0 else f"lstm_{i - 1}", []).append(max_and_mean(x, real))
     layers = {name: np.concatenate(parts) for name, parts in layers.items()}
     layers["all"] = np.concatenate(list(layers.values()), axis=1)
     return layers
