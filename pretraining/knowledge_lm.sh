@@ -78,7 +78,8 @@ for source in $SOURCES; do train+=("$WORK/corpus/$source.train.txt"); done
 # shared cores, so the run can stop after any part and cool down instead: the part's checkpoint becomes a
 # model folder, then one `finetune-lm` cycle (one rate for all layers, a slanted triangular schedule peaking
 # at ANNEAL_RATE and decaying to nothing) reads a seeded ANNEAL_FRACTION of every source's training
-# documents. Resumable like the run (`--checkpoint-every`); the annealed model is ${lm}_annealed.
+# documents. Resumable like the run (`--checkpoint-every`); the annealed model is ${lm}_partPART_annealed
+# (/work/knowledge/lm_x16_part15_annealed, say), so anneals from different parts stand side by side.
 if [ "${1:-}" = anneal ]; then
   part=$(printf %04d "$2")
   start="${lm}_part$2"
@@ -97,7 +98,7 @@ PY
   anneal=()
   for source in $SOURCES; do anneal+=("$WORK/anneal/$source.txt"); done
   .venv/bin/ulmfit-tf finetune-lm --language-model "$start" --texts "${anneal[@]}" \
-      --validation "$WORK/monitor_validation.txt" --output "${lm}_annealed" --keep-checkpoints \
+      --validation "$WORK/monitor_validation.txt" --output "${start}_annealed" --keep-checkpoints \
       --checkpoint-every 1000 --epochs 1 --batch-size 32 --bptt 70 --factor 1 \
       --learning-rate "${ANNEAL_RATE:-1e-2}" --seed 43 2>&1 | tee -a "$log"
   exit

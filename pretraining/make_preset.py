@@ -8,7 +8,7 @@ its log (the seconds of every completed part the weights went through), then wri
 every source with its words, licence and install step, the word vectors,
 the command, the CPU-hours and the per-source perplexity.
 
-    python pretraining/make_preset.py --model /work/knowledge/lm_annealed --name awd_lstm_small_en_uncased \
+    python pretraining/make_preset.py --model /work/knowledge/lm_part11_annealed --name awd_lstm_small_en_uncased \
         --pretrain-parts 11 --anneal-parts 2 --unlogged-minutes 30 --glove-scale 1
 
 made the bundled preset from the first long run (part 1, ~30 minutes on 2026-12-06, left no line in the
