@@ -27,8 +27,8 @@ from results import random_copy  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
 from ulmfit_tf.model_directory import load_model_directory  # noqa: E402
 from ulmfit_tf.model_directory import save_model_directory  # noqa: E402
-from ulmfit_tf.models import ULMFiTLanguageModel  # noqa: E402
 from ulmfit_tf.pipeline.data import bundled_task  # noqa: E402
+from ulmfit_tf.presets import load_language_model  # noqa: E402
 from ulmfit_tf.recipe import RECIPES  # noqa: E402
 
 VARIANTS = {
@@ -68,7 +68,7 @@ def finetuned(language_model, folder, epochs, task, recipe="small"):
     train, validation, _, unlabelled = task
     start = time.time()
     tuned = stages.finetune_language_model(
-        ULMFiTLanguageModel.from_preset(language_model), list(train[0]) + list(unlabelled),
+        load_language_model(language_model), list(train[0]) + list(unlabelled),
         list(validation[0]), settings=recipe.finetune, epochs=epochs, seed=42, verbose=2,
     )
     save_model_directory(tuned, folder, "language_model", fingerprint=getattr(tuned, "fingerprint", None))
