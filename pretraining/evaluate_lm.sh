@@ -10,7 +10,7 @@
 # 3. With the embedding it started from (second argument), embedding_probe.py: what GloVe left in it.
 # Rows go to recipes.jsonl and feature_probe.jsonl; the last lines of the output set the candidate's
 # mean validation accuracy beside the preset's rows (0.7585 with every label, 0.6031 with 200).
-# The fine-tuned model is kept in $WORK/tuned_NAME and reused by a rerun. About 20 minutes on 2 quiet cores.
+# The fine-tuned model is kept in $WORK/tuned_NAME and reused by a rerun. About 22 minutes on 2 quiet cores (AMD EPYC, 2026-12-07).
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 model=${1:?usage: pretraining/evaluate_lm.sh MODEL_FOLDER [INITIAL_EMBEDDING.npy]}
