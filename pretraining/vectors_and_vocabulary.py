@@ -1,7 +1,8 @@
 """Short pretraining runs that choose the starting embedding, the vocabulary and the mix of sources.
 
 Each variant pretrains the bundled model's size (emb 128 / hidden 320 / 3
-layers; batch 32 x bptt 70, peak 2e-2, dropout multiplier 0.2, seed 42)
+layers, or the hidden size the variant names; batch 32 x bptt 70, peak 2e-2,
+dropout multiplier 0.2, seed 42)
 for one epoch on the same seeded sample of `--train-words` words of the
 training sources (`corpus.py`'s files), then scores validation
 perplexity per word on each held-out source (at most `--validation-words`
@@ -9,7 +10,9 @@ words each) and on the Rotten Tomatoes validation reviews (text only: the
 task's domain). A variant names its SentencePiece model (`vocab/NAME.model`
 in `--work`), its starting embedding (`random`, or a `.npy` from
 `word_vectors.py` in `vocab/`) and the sources it reads. One JSON line per
-variant goes to `vectors_and_vocabulary.jsonl` beside this file.
+variant goes to `vectors_and_vocabulary.jsonl` beside this file; with
+`--save DIR` each model is also kept as a model folder `DIR/VARIANT-WORDS`
+(for `choose_recipe.py --language-model`).
 
 Run: `python pretraining/vectors_and_vocabulary.py --work /work/knowledge --variants random-8k glove-8k`
 """
@@ -29,6 +32,7 @@ from report import append_row  # noqa: E402
 
 from ulmfit_tf import datasets  # noqa: E402
 from ulmfit_tf import stages  # noqa: E402
+from ulmfit_tf.model_directory import save_model_directory  # noqa: E402
 from ulmfit_tf.text import SentencePieceTokenizer  # noqa: E402
 from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 
@@ -44,6 +48,9 @@ VARIANTS = {
     "glove-32k": ("cf32k", "cf32k.glove_projection.npy", MODERN),
     "glove-8k-old": ("cf8k", "cf8k.glove_projection.npy", MODERN + OLD),
     "glove-8k-all": ("cf8k", "cf8k.glove_projection.npy", MODERN + OLD + DEFINITIONS),
+    # Sizes: the hidden size of the LSTMs (the last one's output is tied to the 128-wide embedding).
+    "glove-16k-h256": ("cf16k", "cf16k.glove_projection.npy", MODERN, 256),
+    "glove-16k-h384": ("cf16k", "cf16k.glove_projection.npy", MODERN, 384),
 }
 
 
@@ -87,18 +94,19 @@ def main():
     parser.add_argument("--variants", nargs="+", required=True, choices=list(VARIANTS))
     parser.add_argument("--train-words", type=int, default=1_000_000)
     parser.add_argument("--validation-words", type=int, default=20_000)
+    parser.add_argument("--save", help="folder to keep each model in, as VARIANT-WORDS (a model folder)")
     args = parser.parse_args()
     reviews = datasets.load_rotten_tomatoes()["validation"]["texts"]
     validation = {s: capped(read(args.work, s, "validation"), args.validation_words) for s in MODERN + OLD + DEFINITIONS}
     validation["reviews"] = capped(reviews, args.validation_words)
     for name in args.variants:
-        vocabulary, vectors, sources = VARIANTS[name]
+        vocabulary, vectors, sources, hidden_dim = (VARIANTS[name] + (320,))[:4]
         texts, words = sample(args.work, sources, args.train_words)
         tokenizer = SentencePieceTokenizer(os.path.join(args.work, "vocab", vocabulary + ".model"))
         embeddings = None if vectors is None else np.load(os.path.join(args.work, "vocab", vectors))
         start = time.time()
         model = stages.pretrain_language_model(
-            texts, None, tokenizer=tokenizer, embeddings=embeddings, embedding_dim=128, hidden_dim=320,
+            texts, None, tokenizer=tokenizer, embeddings=embeddings, embedding_dim=128, hidden_dim=hidden_dim,
             num_layers=3, batch_size=32, bptt=70, epochs=1, learning_rate=2e-2, dropout_multiplier=0.2, seed=42,
             verbose=2,
         )
@@ -106,11 +114,13 @@ def main():
         scores = {source: per_word(model, texts) for source, texts in validation.items()}
         modern = [scores[s] for s in MODERN]
         row = dict(
-            variant=name, vocabulary=vocabulary, vectors=vectors, sources=sources, train_words=words,
-            steps=int(model.optimizer.iterations), minutes=round(minutes, 2),
+            variant=name, vocabulary=vocabulary, vectors=vectors, sources=sources, hidden_dim=hidden_dim,
+            train_words=words, steps=int(model.optimizer.iterations), minutes=round(minutes, 2),
             validation_perplexity_per_word=scores, modern_geometric_mean=round(float(np.exp(np.mean(np.log(modern)))), 1),
         )
         append_row(os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors_and_vocabulary.jsonl"), row)
+        if args.save:
+            save_model_directory(model, os.path.join(args.save, f"{name}-{args.train_words}"), "language_model")
 
 
 if __name__ == "__main__":
