@@ -39,16 +39,17 @@ from ulmfit_tf.text.classification_dataset import tokenize_all  # noqa: E402
 MODERN = ["news", "tweets", "commons", "wiki", "bbc", "politics", "headlines"]
 OLD = ["austen", "bible"]
 DEFINITIONS = ["wordnet"]
+# name: (SentencePiece model, starting embedding, sources, the LSTMs' hidden size; the last LSTM's
+# output is tied to the 128-wide embedding)
 VARIANTS = {
-    "random-8k": ("cf8k", None, MODERN),
-    "glove-8k": ("cf8k", "cf8k.glove_projection.npy", MODERN),
-    "glove-random-fill-8k": ("cf8k", "cf8k.glove_random.npy", MODERN),
-    "glove-16k": ("cf16k", "cf16k.glove_projection.npy", MODERN),
-    "spacy-8k": ("cf8k", "cf8k.spacy_pca.npy", MODERN),
-    "glove-32k": ("cf32k", "cf32k.glove_projection.npy", MODERN),
-    "glove-8k-old": ("cf8k", "cf8k.glove_projection.npy", MODERN + OLD),
-    "glove-8k-all": ("cf8k", "cf8k.glove_projection.npy", MODERN + OLD + DEFINITIONS),
-    # Sizes: the hidden size of the LSTMs (the last one's output is tied to the 128-wide embedding).
+    "random-8k": ("cf8k", None, MODERN, 320),
+    "glove-8k": ("cf8k", "cf8k.glove_projection.npy", MODERN, 320),
+    "glove-random-fill-8k": ("cf8k", "cf8k.glove_random.npy", MODERN, 320),
+    "glove-16k": ("cf16k", "cf16k.glove_projection.npy", MODERN, 320),
+    "spacy-8k": ("cf8k", "cf8k.spacy_pca.npy", MODERN, 320),
+    "glove-32k": ("cf32k", "cf32k.glove_projection.npy", MODERN, 320),
+    "glove-8k-old": ("cf8k", "cf8k.glove_projection.npy", MODERN + OLD, 320),
+    "glove-8k-all": ("cf8k", "cf8k.glove_projection.npy", MODERN + OLD + DEFINITIONS, 320),
     "glove-16k-h256": ("cf16k", "cf16k.glove_projection.npy", MODERN, 256),
     "glove-16k-h384": ("cf16k", "cf16k.glove_projection.npy", MODERN, 384),
 }
@@ -100,7 +101,7 @@ def main():
     validation = {s: capped(read(args.work, s, "validation"), args.validation_words) for s in MODERN + OLD + DEFINITIONS}
     validation["reviews"] = capped(reviews, args.validation_words)
     for name in args.variants:
-        vocabulary, vectors, sources, hidden_dim = (VARIANTS[name] + (320,))[:4]
+        vocabulary, vectors, sources, hidden_dim = VARIANTS[name]
         texts, words = sample(args.work, sources, args.train_words)
         tokenizer = SentencePieceTokenizer(os.path.join(args.work, "vocab", vocabulary + ".model"))
         embeddings = None if vectors is None else np.load(os.path.join(args.work, "vocab", vectors))
