@@ -64,10 +64,14 @@ def test_integrated_gradients_add_up_to_the_change_of_probability(trained):
     text = max(TEXTS + ["a slow and dull story about the fine cast"], key=lambda t: abs(change_from_baseline(t)[0]))
     change, predicted, probability = change_from_baseline(text)
     assert abs(change) > 0.05
-    explained = token_attributions(model, text, steps=200)
+    # The max pooling puts kinks on the path, so the trapezoidal rule's gap falls about as 1 / steps
+    # (measured on this model: 0.011 at 50 steps, 0.0023 at 200, 0.0010 at 800).
+    coarse = token_attributions(model, text, steps=50)
+    explained = token_attributions(model, text, steps=800)
     assert explained["class_id"] == predicted and explained["label"] == ["neg", "pos"][predicted]
     assert explained["probability"] == pytest.approx(probability, abs=1e-6)
     assert sum(explained["piece_scores"]) == pytest.approx(change, abs=2e-3)
+    assert abs(sum(explained["piece_scores"]) - change) < abs(sum(coarse["piece_scores"]) - change)
     assert sum(explained["word_scores"]) == pytest.approx(sum(explained["piece_scores"][1:]), abs=1e-9)
 
 

@@ -190,6 +190,12 @@ print(sorted(ulmfit_tf.models.AWDLSTMBackbone.presets))
     ]
 
 
+# The reference outputs were computed on an AVX-512 CPU. An AVX2-only CPU's float32 kernels add in another
+# order: measured there, the outputs differ by at most 1.8e-7 (sequence output) and 2.5e-6 (logits up to
+# about 10). Weights stored in float16 instead would move the logits by about 1e-3.
+SAME_WEIGHTS = {"rtol": 0, "atol": 1e-5}
+
+
 def test_the_bundled_preset_kept_its_weights():
     # Outputs of the bundled language model computed before its folder moved to KerasHub's layout.
     reference = np.load(os.path.join(ROOT, "tests", "fixtures", "awd_lstm_small_en_uncased_outputs.npz"))
@@ -198,7 +204,7 @@ def test_the_bundled_preset_kept_its_weights():
     np.testing.assert_array_equal(ids, reference["ids"])
     backbone = keras_hub.models.Backbone.from_preset(BUNDLED)
     assert not backbone.stateful
-    np.testing.assert_array_equal(backbone(ids)["sequence_output"][..., :16], reference["sequence_output"])
+    np.testing.assert_allclose(backbone(ids)["sequence_output"][..., :16], reference["sequence_output"], **SAME_WEIGHTS)
     classifier = keras_hub.models.TextClassifier.from_preset(BUNDLED, num_classes=2)
     assert classifier.backbone.padding_id == 1 and classifier.backbone.dropout_multiplier == 0.2
     np.testing.assert_array_equal(classifier.backbone.encoder_variables()[0], backbone.encoder_variables()[0])
@@ -209,7 +215,7 @@ def test_the_bundled_language_model_kept_its_weights():
     reference = np.load(os.path.join(ROOT, "tests", "fixtures", "awd_lstm_small_en_uncased_outputs.npz"))
     model = keras_hub.models.CausalLM.from_preset(BUNDLED)
     assert type(model) is ULMFiTLanguageModel
-    np.testing.assert_array_equal(model.predict(reference["ids"], verbose=0)[..., :16], reference["logits"])
+    np.testing.assert_allclose(model.predict(reference["ids"], verbose=0)[..., :16], reference["logits"], **SAME_WEIGHTS)
 
 
 def test_command_line_model_folders(tmp_path):
