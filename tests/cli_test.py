@@ -238,14 +238,14 @@ def test_pretrain_from_a_given_tokenizer_and_embeddings_in_checkpointed_parts(fi
     given = ["--texts", files["corpus"], "--tokenizer", str(tmp_path / "sp.model")] + TINY_LM
     output = str(tmp_path / "lm")
     code, out, err = run(
-        ["pretrain", "--output", output, "--embeddings", str(tmp_path / "vectors.npy"), "--checkpoint-every", "4"]
+        ["pretrain", "--output", output, "--embeddings", str(tmp_path / "vectors.npy"), "--checkpoint-every", "40"]
         + given, capsys,
     )
     assert code == 0, err
     model = load_model_directory(output, "language_model")
     assert model.preprocessor.tokenizer.proto == tokenizer.proto
     fingerprint = read_manifest(output)["fingerprint"]
-    assert fingerprint["embeddings"] == digest([embeddings]) and fingerprint["checkpoint_every"] == 4
+    assert fingerprint["embeddings"] == digest([embeddings]) and fingerprint["checkpoint_every"] == 40
     (tmp_path / "wrong.npy").write_bytes(b"not an array")
     np.save(tmp_path / "narrow.npy", embeddings[:, :7])
     for extra, message in [

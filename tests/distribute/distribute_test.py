@@ -85,7 +85,7 @@ def _run_cluster(tmp_path, name, checkpoints, kill_epoch=None):
     corpus = tmp_path / "corpus"
     if not corpus.exists():
         corpus.mkdir()
-        texts = [t.replace("\n", " ") for t in load_rotten_tomatoes()["train"]["texts"][:480]]
+        texts = [t.replace("\n", " ") for t in load_rotten_tomatoes()["train"]["texts"][:240]]
         for i in range(4):
             (corpus / f"shard-{i}.txt").write_text("\n".join(texts[i::4]) + "\n", encoding="utf-8")
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}

@@ -19,10 +19,14 @@ def _pretrain(texts, policy):
     )
 
 
+@pytest.fixture(scope="module")
+def reference(reviews):
+    return _pretrain(reviews[0], None)
+
+
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-def test_stages_train_under_mixed_precision(reviews, policy):
+def test_stages_train_under_mixed_precision(reviews, reference, policy):
     texts, labels = reviews
-    reference = _pretrain(texts, None)
     language_model = _pretrain(texts, policy)
     assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
     assert language_model.backbone.lstm_layers[0].compute_dtype == policy.split("_")[1]

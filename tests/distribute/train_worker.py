@@ -54,7 +54,7 @@ texts, labels = data["train"]["texts"][:240], data["train"]["labels"][:240]
 common = dict(dropout_multiplier=0.0, seed=3, strategy=strategy, verbose=0)
 language_model = stages.pretrain_language_model(
     os.environ.get("TRAIN_CORPUS", texts), vocabulary_size=300, embedding_dim=16, hidden_dim=32, num_layers=2, batch_size=8, bptt=12,
-    epochs=3, validation_texts=texts[:60], checkpoint_dir=os.path.join(checkpoints, "pretrain"),
+    epochs=2, validation_texts=texts[:60], checkpoint_dir=os.path.join(checkpoints, "pretrain"),
     callbacks=[KillMidEpoch()], **common,
 )
 finetuned = stages.finetune_language_model(
