@@ -117,7 +117,7 @@ RESUME_SCRIPT = textwrap.dedent(
                 os.kill(os.getpid(), signal.SIGKILL)
 
     classifier = stages.fit_classifier(
-        language_model, texts, labels, batch_size=16, epochs=4, seed=3,
+        language_model, texts, labels, batch_size=16, epochs=3, seed=3,
         checkpoint_dir=None if checkpoint_dir == "-" else checkpoint_dir, callbacks=[Kill()], verbose=0,
     )
     np.savez(output, *classifier.get_weights())
@@ -143,7 +143,7 @@ def test_killed_run_resumes_to_the_same_weights(language_model, tmp_path):
     assert sorted(os.listdir(checkpoints)) == ["epoch_0002"]  # epochs 1 and 2 done, the third cut short
     resumed = run(checkpoints, "resumed.npz", "no")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert sorted(os.listdir(checkpoints)) == ["epoch_0004"]
+    assert sorted(os.listdir(checkpoints)) == ["epoch_0003"]
     straight = run("-", "straight.npz", "no")
     assert straight.returncode == 0, straight.stderr[-2000:]
     with np.load(tmp_path / "resumed.npz") as a, np.load(tmp_path / "straight.npz") as b:
@@ -285,7 +285,7 @@ def test_checkpoint_every_cuts_a_pass_into_parts_that_resume_exactly(language_mo
     news = [a["text"] for a in datasets.load_news_articles()[:40]]
     sizes = {k: v for k, v in TINY.items() if k != "vocabulary_size"}
     tokenizer = language_model.preprocessor.tokenizer
-    steps = LanguageModelSource(news[:36], tokenizer, batch_size=8, bptt=16).steps
+    steps = LanguageModelSource(news[:8], tokenizer, batch_size=8, bptt=16).steps
     every = steps // 3 - 1  # three parts a pass, the last one longer
     parts = steps // every
     assert parts == 3
@@ -293,7 +293,7 @@ def test_checkpoint_every_cuts_a_pass_into_parts_that_resume_exactly(language_mo
     def pretrain(**options):
         keras.utils.set_random_seed(0)
         return stages.pretrain_language_model(
-            news[:36], news[36:], tokenizer=tokenizer, epochs=2, seed=0, checkpoint_every=every, **sizes, **options
+            news[:8], news[36:], tokenizer=tokenizer, epochs=2, seed=0, checkpoint_every=every, **sizes, **options
         )
 
     straight = pretrain()
@@ -303,7 +303,7 @@ def test_checkpoint_every_cuts_a_pass_into_parts_that_resume_exactly(language_mo
 
 
 def test_fine_tuning_in_parts_resumes_exactly(language_model, tmp_path):
-    texts = [a["text"] for a in datasets.load_news_articles()[:30]]
+    texts = [a["text"] for a in datasets.load_news_articles()[:8]]
     steps = LanguageModelSource(texts, language_model.preprocessor.tokenizer, batch_size=8, bptt=16).steps
     every = steps // 3 - 1  # three parts, the last one longer
     parts = steps // every
