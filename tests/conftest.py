@@ -2,9 +2,6 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# One thread an op: the suite's two workers already keep both cores busy, and the tiny models' ops gain
-# nothing from splitting (stages_test.py and cli_test.py beside each other: 654 s of test time, 715 without).
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
