@@ -153,7 +153,8 @@ def test_bad_input_never_shows_a_traceback(files, tmp_path, capsys):
 
 
 def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
-    code = demo.main(["--recipe", "tiny", "--limit", "120", "--output", str(tmp_path / "demo"), "--quiet"])
+    argv = ["--recipe", "tiny", "--limit", "120", "--output", str(tmp_path / "demo"), "--quiet"]
+    code = demo.main(argv)
     out = capsys.readouterr().out
     assert code == 0
     assert "test accuracy (120 texts)" in out and "validation perplexity per token, fine-tuned LM" in out
@@ -167,10 +168,10 @@ def test_demo_runs_the_whole_pipeline_on_the_bundled_data(tmp_path, capsys):
         "forward_language_model", "forward_saved_model", "ulmfit_tf.json",
     ]
     # Rerunning resumes: every stage is loaded, none retrained.
-    assert demo.main(["--recipe", "tiny", "--limit", "120", "--output", str(tmp_path / "demo"), "--quiet"]) == 0
+    assert demo.main(argv) == 0
     assert capsys.readouterr().out.count("already done") == 3
     # Another seed is another run: the first stage folder is not reused silently.
-    code = demo.main(["--recipe", "tiny", "--limit", "120", "--output", str(tmp_path / "demo"), "--quiet", "--seed", "7"])
+    code = demo.main(argv + ["--seed", "7"])
     err = capsys.readouterr().err
     assert code == 2 and "forward_language_model' was made with other settings or data (seed 42 -> 7; texts changed; validation changed)" in err
 

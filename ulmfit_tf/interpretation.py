@@ -17,8 +17,9 @@ sign (a word for or against the class) and is complete: the attributions
 add up to the probability of the text minus that of the baseline, which
 the tests check. The sum reaches that difference as `steps` grows: the
 classifier's max pooling puts kinks on the path, so the gap falls about as
-1 / `steps` (a few tenths of a percent of the difference at 200). It costs `steps` forward and backward passes, run as one
-batch, so one text takes about as long as one training step.
+1 / `steps` (a few tenths of a percent of the difference at 200). It costs
+`steps` forward and backward passes, run as one batch, so one text takes
+about as long as one training step.
 """
 
 import numpy as np

@@ -393,7 +393,8 @@ def test_the_command_line_is_quiet_and_quick(tmp_path):
 
 def test_a_log_file_gets_one_line_per_epoch(files, tmp_path):
     corpus = tmp_path / "news.txt"  # 8 of the articles: two epochs of a few hundred steps
-    corpus.write_text("\n".join(open(files["corpus"], encoding="utf-8").read().splitlines()[:8]), encoding="utf-8")
+    with open(files["corpus"], encoding="utf-8") as f:
+        corpus.write_text("".join(f.readlines()[:8]), encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "ulmfit_tf.cli", "pretrain", "--texts", str(corpus), "--output",
          str(tmp_path / "lm"), "--epochs", "2"] + [a for a in TINY_LM if a != "--quiet"],
